@@ -1,0 +1,35 @@
+# The README's contract: `make run` and `make test` each set up .venv when needed
+# (idempotent: a second call only checks a stamp) and then do their job.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.mediaframe-installed
+
+.PHONY: setup run test lint ui bench clean
+
+setup: $(STAMP)
+
+# torch is installed first and by exact version: that takes the CPU build on disk,
+# where a looser request would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> installing mediaframe into $(VENV) (pinned by constraints.txt)"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q torch==2.13.0 -c constraints.txt
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mediaframe run --config configs/run.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check labeling models pipelines tests bench
+
+ui: $(STAMP)
+	$(BIN)/mediaframe ui
+
+clean:
+	rm -rf runs mlruns.db mlartifacts

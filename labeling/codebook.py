@@ -1,0 +1,264 @@
+"""Codebooks and stance targets: YAML data, validated at load, compiled once.
+
+A codebook is data, not code: a user adds one by writing YAML. Validation happens at
+load so a duplicate key, an empty lexicon or a bad regex is reported with the file and
+line before any document is read. Each codebook's cues are compiled into a single
+alternation regex, so labeling scans a document once per codebook, not once per cue.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class CodebookError(ValueError):
+    """A codebook or stance file that cannot be used; names file and line."""
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and remembers where each key stood."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise CodebookError(
+                f"{loader.name}: line {line}: duplicate key {key!r} (first at line {seen[key]})"
+            )
+        seen[key] = line
+    mapping = loader.construct_mapping(node, deep=deep)
+    mapping["__lines__"] = seen
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise CodebookError(f"{p}: file not found")
+    with p.open(encoding="utf-8") as fh:
+        loader = _LineLoader(fh)
+        loader.name = str(p)
+        try:
+            data = loader.get_single_data()
+        except yaml.YAMLError as exc:
+            raise CodebookError(f"{p}: not valid YAML: {exc}") from exc
+        finally:
+            loader.dispose()
+    if not isinstance(data, dict):
+        raise CodebookError(f"{p}: top level must be a mapping")
+    return data
+
+
+def cue_to_regex(cue: str, where: str) -> str:
+    """Turn one cue into a regex fragment: phrase on word boundaries, * = word ending."""
+    cue = str(cue).strip()
+    if not cue:
+        raise CodebookError(f"{where}: empty cue")
+    if cue.startswith("re:"):
+        pattern = cue[3:]
+    else:
+        if cue.startswith("case:"):
+            cue = cue[5:]
+        parts = [re.escape(w) for w in cue.rstrip("*").split()]
+        pattern = r"\s+".join(parts) + (r"[\w'-]*" if cue.endswith("*") else "")
+        lead = r"\b" if re.match(r"\w", cue) else ""
+        tail = r"\b" if re.search(r"\w$", cue.rstrip("*")) or cue.endswith("*") else ""
+        pattern = f"{lead}{pattern}{tail}"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise CodebookError(f"{where}: invalid regex {cue!r}: {exc}") from exc
+    return pattern
+
+
+class CueMatcher:
+    """All cues of many groups in one compiled regex; a match tells its group by index."""
+
+    def __init__(self, groups: dict[str, list[str]], where: str) -> None:
+        self.group_of: dict[int, str] = {}
+        parts: list[str] = []
+        index = 1
+        for name, cues in groups.items():
+            for cue in cues:
+                frag = cue_to_regex(cue, f"{where}: {name}")
+                sensitive = str(cue).startswith("case:")
+                parts.append(f"({frag})" if sensitive else f"((?i:{frag}))")
+                self.group_of[index] = name
+                index += 1 + re.compile(frag).groups  # a regex cue may hold groups of its own
+        self.regex = re.compile("|".join(parts)) if parts else None
+
+    def finditer(self, text: str):
+        if self.regex is None:
+            return
+        for m in self.regex.finditer(text):
+            yield self.group_of[m.lastindex], m  # type: ignore[index]
+
+    def counts(self, text: str) -> dict[str, list[str]]:
+        hits: dict[str, list[str]] = {}
+        for name, m in self.finditer(text):
+            hits.setdefault(name, []).append(m.group(0).lower())
+        return hits
+
+
+@dataclass
+class Frame:
+    key: str
+    label: str
+    definition: str
+    cues: list[str]
+    questions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Codebook:
+    name: str
+    path: str
+    frames: dict[str, Frame]
+    title: str = ""
+    reference: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.frames)
+
+    def matcher(self) -> CueMatcher:
+        return CueMatcher({k: f.cues for k, f in self.frames.items()}, self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "reference": self.reference,
+            "frames": {
+                k: {"label": f.label, "definition": f.definition, "cues": f.cues}
+                for k, f in self.frames.items()
+            },
+        }
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    data = _load_yaml(path)
+    lines = data.get("__lines__", {})
+    frames_raw = data.get("frames")
+    if not isinstance(frames_raw, dict) or not [k for k in frames_raw if k != "__lines__"]:
+        raise CodebookError(f"{path}: line {lines.get('frames', 1)}: needs a 'frames:' mapping")
+    flines = frames_raw.get("__lines__", {})
+    frames: dict[str, Frame] = {}
+    for key, spec in frames_raw.items():
+        if key == "__lines__":
+            continue
+        where = f"{path}: line {flines.get(key, '?')}: frame {key!r}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(key)):
+            raise CodebookError(f"{where}: keys must be snake_case")
+        if not isinstance(spec, dict):
+            raise CodebookError(f"{where}: must be a mapping with definition and cues")
+        cues = spec.get("cues") or []
+        if not isinstance(cues, list) or not cues:
+            raise CodebookError(f"{where}: empty cue lexicon")
+        for cue in cues:
+            cue_to_regex(cue, where)
+        frames[key] = Frame(
+            key=key,
+            label=str(spec.get("label", key.replace("_", " ").capitalize())),
+            definition=str(spec.get("definition", "")).strip(),
+            cues=[str(c) for c in cues],
+            questions=[str(q) for q in spec.get("questions", [])],
+        )
+    return Codebook(
+        name=str(data.get("name", Path(path).stem)),
+        path=str(path),
+        frames=frames,
+        title=str(data.get("title", "")),
+        reference=str(data.get("reference", "")),
+    )
+
+
+# ----------------------------------------------------------------------------- stance
+@dataclass
+class Target:
+    key: str
+    name: str
+    aliases: list[str]
+
+
+@dataclass
+class StanceSpec:
+    path: str
+    labels: list[str]
+    targets: dict[str, Target]
+    favor_cues: list[str]
+    against_cues: list[str]
+    negations: list[str]
+    reporting_verbs: list[str]
+    window: int = 1
+
+    def mention_matcher(self) -> CueMatcher:
+        return CueMatcher({k: t.aliases for k, t in self.targets.items()}, self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labels": self.labels,
+            "window": self.window,
+            "targets": {k: {"name": t.name, "aliases": t.aliases} for k, t in self.targets.items()},
+            "cues": {
+                "favor": self.favor_cues,
+                "against": self.against_cues,
+                "negations": self.negations,
+                "reporting_verbs": self.reporting_verbs,
+            },
+        }
+
+
+def load_stance(path: str | Path) -> StanceSpec:
+    data = _load_yaml(path)
+    return stance_from_dict(data, str(path))
+
+
+def stance_from_dict(data: dict[str, Any], path: str) -> StanceSpec:
+    lines = data.get("__lines__", {})
+    targets_raw = data.get("targets")
+    if not isinstance(targets_raw, dict) or not [k for k in targets_raw if k != "__lines__"]:
+        raise CodebookError(f"{path}: line {lines.get('targets', 1)}: needs a 'targets:' mapping")
+    tlines = targets_raw.get("__lines__", {})
+    targets: dict[str, Target] = {}
+    for key, spec in targets_raw.items():
+        if key == "__lines__":
+            continue
+        where = f"{path}: line {tlines.get(key, '?')}: target {key!r}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(key)):
+            raise CodebookError(f"{where}: keys must be snake_case")
+        aliases = (spec or {}).get("aliases") or []
+        if not aliases:
+            raise CodebookError(f"{where}: needs at least one alias")
+        for a in aliases:
+            cue_to_regex(a, where)
+        targets[key] = Target(key, str(spec.get("name", key)), [str(a) for a in aliases])
+    cues = data.get("cues") or {}
+    labels = [str(x) for x in data.get("labels", ["favor", "against", "neutral"])]
+    if "not_mentioned" in labels:
+        raise CodebookError(f"{path}: 'not_mentioned' is decided by rule; do not list it")
+    spec = StanceSpec(
+        path=path,
+        labels=labels,
+        targets=targets,
+        favor_cues=[str(c) for c in cues.get("favor", [])],
+        against_cues=[str(c) for c in cues.get("against", [])],
+        negations=[str(c) for c in cues.get("negations", [])],
+        reporting_verbs=[str(c) for c in cues.get("reporting_verbs", [])],
+        window=int(data.get("window", 1)),
+    )
+    for name in ("favor", "against"):
+        for cue in cues.get(name, []):
+            cue_to_regex(cue, f"{path}: cues.{name}")
+    return spec

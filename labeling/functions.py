@@ -1,0 +1,289 @@
+"""Labeling functions: small typed voters that label a document or abstain.
+
+Framing is multi-label, so frame functions vote per frame: present (1), absent (0) or
+abstain (-1). Stance functions see a (document, target) pair that mentions the target and
+vote an index into the stance labels, or abstain. Users add their own with the
+``frame_lf`` / ``stance_lf`` decorators; built-ins are cue lexicons compiled once per
+codebook, cues near target mentions (with negation and quotes), and similarity between
+the document's embedding and each frame's definition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labeling.codebook import Codebook, CueMatcher, StanceSpec, cue_to_regex
+
+ABSTAIN = -1
+
+
+@dataclass
+class Doc:
+    """What a labeling function sees; derived views are computed once and shared."""
+
+    id: str
+    title: str
+    text: str
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def words(self) -> int:
+        if "words" not in self.cache:
+            self.cache["words"] = len(self.text.split())
+        return self.cache["words"]
+
+    @property
+    def sentences(self) -> list[str]:
+        if "sentences" not in self.cache:
+            self.cache["sentences"] = split_sentences(self.text)
+        return self.cache["sentences"]
+
+
+_SENT = re.compile(r"(?<=[.!?…])[\"”’»)]*\s+(?=[\"“‘«(]?[A-Z0-9])|\n{2,}")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT.split(text) if s and s.strip()]
+
+
+@dataclass
+class LabelingFunction:
+    """A named voter. ``frame`` is set for per-frame functions, ``task`` says which task."""
+
+    name: str
+    task: str  # "frames" | "stance"
+    fn: Callable[..., int]
+    frame: str | None = None
+
+    def __call__(self, *args: Any) -> int:
+        return int(self.fn(*args))
+
+
+def frame_lf(name: str, frame: str) -> Callable[[Callable[[Doc], int]], LabelingFunction]:
+    """Decorator: ``@frame_lf("my_lf", "economic")`` over ``def f(doc) -> 1 | 0 | -1``."""
+
+    def wrap(fn: Callable[[Doc], int]) -> LabelingFunction:
+        return LabelingFunction(name, "frames", fn, frame)
+
+    return wrap
+
+
+def stance_lf(name: str) -> Callable[[Callable[[Doc, str], int]], LabelingFunction]:
+    """Decorator: ``@stance_lf("my_lf")`` over ``def f(doc, target) -> label index | -1``."""
+
+    def wrap(fn: Callable[[Doc, str], int]) -> LabelingFunction:
+        return LabelingFunction(name, "stance", fn)
+
+    return wrap
+
+
+# ============================================================================ frames
+class FrameCues:
+    """Runs the codebook matcher once per document; the cue functions read its counts."""
+
+    def __init__(self, codebook: Codebook) -> None:
+        self.codebook = codebook
+        self.matcher = codebook.matcher()
+
+    def hits(self, doc: Doc) -> dict[str, dict[str, list[str]]]:
+        key = f"cues:{self.codebook.name}"
+        if key not in doc.cache:
+            paras = doc.text.split("\n\n")
+            lead = "\n\n".join(paras[:2])
+            doc.cache[key] = {
+                "title": self.matcher.counts(doc.title or ""),
+                "lead": self.matcher.counts(lead),
+                "body": self.matcher.counts(doc.text),
+            }
+        return doc.cache[key]
+
+
+def cue_functions(cues: FrameCues) -> list[LabelingFunction]:
+    """Three cue voters per frame: body density, title, and lead paragraphs."""
+    lfs: list[LabelingFunction] = []
+    for key in cues.codebook.keys:
+
+        def body(doc: Doc, key: str = key) -> int:
+            hits = cues.hits(doc)["body"].get(key, [])
+            distinct = len(set(hits))
+            per100 = 100 * len(hits) / max(doc.words, 1)
+            if distinct >= 3 and per100 >= 1.0:
+                return 1
+            if not hits:
+                return 0
+            return ABSTAIN
+
+        def title(doc: Doc, key: str = key) -> int:
+            return 1 if cues.hits(doc)["title"].get(key) else ABSTAIN
+
+        def lead(doc: Doc, key: str = key) -> int:
+            h = cues.hits(doc)
+            n_lead = len(set(h["lead"].get(key, [])))
+            if n_lead >= 2:
+                return 1
+            if n_lead == 0 and len(h["body"].get(key, [])) <= 1:
+                return 0
+            return ABSTAIN
+
+        lfs.append(LabelingFunction(f"cue_body:{key}", "frames", body, key))
+        lfs.append(LabelingFunction(f"cue_title:{key}", "frames", title, key))
+        lfs.append(LabelingFunction(f"cue_lead:{key}", "frames", lead, key))
+    return lfs
+
+
+def embedding_functions(
+    codebook: Codebook, similarities: Callable[[Doc], np.ndarray], top: int = 3
+) -> list[LabelingFunction]:
+    """One voter per frame: present when the frame's definition is among the closest.
+
+    ``similarities(doc)`` returns cosine similarity of the document to each frame's
+    definition, in codebook order. Ranks, not raw similarities, make the vote robust to
+    the encoder's scale.
+    """
+    keys = codebook.keys
+    lfs = []
+    for i, key in enumerate(keys):
+
+        def vote(doc: Doc, i: int = i) -> int:
+            sims = similarities(doc)
+            order = np.argsort(-sims)
+            rank = int(np.where(order == i)[0][0])
+            if rank < top and sims[i] > 0.15:
+                return 1
+            if rank >= len(keys) - 5:
+                return 0
+            return ABSTAIN
+
+        lfs.append(LabelingFunction(f"embedding:{key}", "frames", vote, key))
+    return lfs
+
+
+# ============================================================================ stance
+class StanceCues:
+    """Mentions and evaluative cues near them, computed once per (document, target)."""
+
+    def __init__(self, spec: StanceSpec) -> None:
+        self.spec = spec
+        self.mentions = spec.mention_matcher()
+        self.polarity = CueMatcher(
+            {"favor": spec.favor_cues, "against": spec.against_cues}, spec.path
+        )
+        neg = "|".join(cue_to_regex(n, f"{spec.path}: negations") for n in spec.negations)
+        self.negation = re.compile(f"(?i:{neg})") if neg else None
+        rv = "|".join(cue_to_regex(n, f"{spec.path}: reporting") for n in spec.reporting_verbs)
+        self.reporting = re.compile(f"(?i:{rv})") if rv else None
+        self.labels = spec.labels
+
+    def mentioned(self, doc: Doc) -> dict[str, int]:
+        if "mentions" not in doc.cache:
+            full = f"{doc.title}\n\n{doc.text}"
+            counts: dict[str, int] = {}
+            for name, _ in self.mentions.finditer(full):
+                counts[name] = counts.get(name, 0) + 1
+            doc.cache["mentions"] = counts
+        return doc.cache["mentions"]
+
+    def analyse(self, doc: Doc, target: str) -> dict[str, Any]:
+        key = f"stance:{target}"
+        if key in doc.cache:
+            return doc.cache[key]
+        sents = [doc.title, *doc.sentences] if doc.title else doc.sentences
+        with_mention = [
+            i for i, s in enumerate(sents) if any(n == target for n, _ in self.mentions.finditer(s))
+        ]
+        w = self.spec.window
+        near = sorted(
+            {j for i in with_mention for j in range(i - w, i + w + 1)} & set(range(len(sents)))
+        )
+        tally = {
+            "favor": 0,
+            "against": 0,
+            "near_favor": 0,
+            "near_against": 0,
+            "quote_favor": 0,
+            "quote_against": 0,
+            "title_favor": 0,
+            "title_against": 0,
+            "adjacent_favor": 0,
+            "adjacent_against": 0,
+        }
+        cues: list[str] = []
+        for j in near:
+            s = sents[j]
+            is_mention = j in with_mention
+            quoted = bool(self.reporting and self.reporting.search(s)) or '"' in s or "“" in s
+            for pol, m in self.polarity.finditer(s):
+                before = s[max(0, m.start() - 30) : m.start()]
+                if self.negation and self.negation.search(before):
+                    pol = "against" if pol == "favor" else "favor"
+                weight = 1 if is_mention else 0
+                tally[f"near_{pol}"] += 1
+                tally[pol] += weight
+                if quoted and is_mention:
+                    tally[f"quote_{pol}"] += 1
+                if doc.title and j == 0 and is_mention:
+                    tally[f"title_{pol}"] += 1
+                if is_mention and self._adjacent(s, m, target):
+                    tally[f"adjacent_{pol}"] += 1
+                cues.append(f"{pol}:{m.group(0).lower()}")
+        out = {"tally": tally, "n_mentions": len(with_mention), "cues": cues}
+        doc.cache[key] = out
+        return out
+
+    def _adjacent(self, sentence: str, cue: re.Match[str], target: str) -> bool:
+        """A cue within six words of the target's own mention ("NATO's provocations")."""
+        for name, m in self.mentions.finditer(sentence):
+            if name != target:
+                continue
+            gap = sentence[min(m.end(), cue.end()) : max(m.start(), cue.start())]
+            if len(gap.split()) <= 6:
+                return True
+        return False
+
+
+def stance_functions(cues: StanceCues) -> list[LabelingFunction]:
+    labels = cues.labels
+    fav, ag = labels.index("favor"), labels.index("against")
+    neu = labels.index("neutral") if "neutral" in labels else ABSTAIN
+
+    def by_margin(prefix: str, margin: int) -> Callable[[Doc, str], int]:
+        def vote(doc: Doc, target: str) -> int:
+            t = cues.analyse(doc, target)["tally"]
+            f, a = t[f"{prefix}favor"], t[f"{prefix}against"]
+            if f - a >= margin:
+                return fav
+            if a - f >= margin:
+                return ag
+            return ABSTAIN
+
+        return vote
+
+    def neutral_mention(doc: Doc, target: str) -> int:
+        a = cues.analyse(doc, target)
+        t = a["tally"]
+        if t["near_favor"] + t["near_against"] <= 1 and a["n_mentions"] <= 2:
+            return neu
+        return ABSTAIN
+
+    def balanced(doc: Doc, target: str) -> int:
+        t = cues.analyse(doc, target)["tally"]
+        f, a = t["favor"], t["against"]
+        if f >= 2 and a >= 2 and abs(f - a) <= 1:
+            return neu
+        return ABSTAIN
+
+    return [
+        LabelingFunction("stance:mention_sentence", "stance", by_margin("", 1)),
+        LabelingFunction("stance:mention_sentence_strong", "stance", by_margin("", 3)),
+        LabelingFunction("stance:near_window", "stance", by_margin("near_", 2)),
+        LabelingFunction("stance:adjacent_cue", "stance", by_margin("adjacent_", 1)),
+        LabelingFunction("stance:quoted", "stance", by_margin("quote_", 1)),
+        LabelingFunction("stance:title", "stance", by_margin("title_", 1)),
+        LabelingFunction("stance:passing_mention", "stance", neutral_mention),
+        LabelingFunction("stance:balanced", "stance", balanced),
+    ]

