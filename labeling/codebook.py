@@ -89,13 +89,18 @@ class CueMatcher:
         self.group_of: dict[int, str] = {}
         parts: list[str] = []
         index = 1
-        for name, cues in groups.items():
-            for cue in cues:
-                frag = cue_to_regex(cue, f"{where}: {name}")
-                sensitive = str(cue).startswith("case:")
-                parts.append(f"({frag})" if sensitive else f"((?i:{frag}))")
-                self.group_of[index] = name
-                index += 1 + re.compile(frag).groups  # a regex cue may hold groups of its own
+        # Longer cues first: at one position the alternation takes the first that fits,
+        # so "Moscow-led bloc" must be tried before "Moscow".
+        ordered = sorted(
+            ((name, str(cue)) for name, cues in groups.items() for cue in cues),
+            key=lambda nc: -len(nc[1]),
+        )
+        for name, cue in ordered:
+            frag = cue_to_regex(cue, f"{where}: {name}")
+            sensitive = cue.startswith("case:")
+            parts.append(f"({frag})" if sensitive else f"((?i:{frag}))")
+            self.group_of[index] = name
+            index += 1 + re.compile(frag).groups  # a regex cue may hold groups of its own
         self.regex = re.compile("|".join(parts)) if parts else None
 
     def finditer(self, text: str):

@@ -63,18 +63,16 @@ def dawid_skene(
     proba = proba.reindex(columns=range(n_classes), fill_value=0.0)
     probs[proba.index.to_numpy(dtype=int)] = proba.to_numpy(dtype=float)
     accuracies: dict[str, float] = {}
-    errors = getattr(ds, "errors_", None)
+    errors = getattr(ds, "errors_", None)  # rows (worker, observed), columns true label
     priors = getattr(ds, "priors_", None)
     if errors is not None and priors is not None:
         for w in df["worker"].unique():
-            try:
-                cm = errors[w]  # rows: given label, columns: true label
-                pri = priors.reindex(cm.columns, fill_value=0.0)
-                accuracies[w] = float(
-                    sum(cm.loc[c, c] * pri[c] for c in cm.columns if c in cm.index)
-                )
-            except (KeyError, TypeError):
-                continue
+            acc = 0.0
+            for c in priors.index:
+                key = (w, c)
+                if key in errors.index and c in errors.columns:
+                    acc += float(priors[c]) * float(errors.loc[key, c])
+            accuracies[str(w)] = acc
     return FitResult(probs, accuracies)
 
 

@@ -53,6 +53,7 @@ class LabelConfig(Strict):
     stance: str = "configs/stance.yaml"
     gold: str | None = "data/gold/gold.jsonl"
     annotations: str | None = "data/gold/annotations.jsonl"
+    splits: str | None = "data/gold/splits.json"
     label_model: Literal["auto", "dawid_skene", "majority_vote"] = "auto"
     frame_threshold: float = Field(0.5, gt=0, lt=1)
     embedding_lf: bool = True
@@ -72,6 +73,7 @@ class BaselineConfig(Strict):
     char_ngrams: bool = False
     class_weight: Literal["balanced"] | None = "balanced"
     target_window: int = Field(1, ge=0, description="sentences around a target mention")
+    pair_full_text: bool = Field(True, description="pairs: also use the whole text's n-grams")
     cv_search: bool = False
     cv_grid_C: list[float] = [0.5, 2.0, 8.0]
     n_jobs: int = 2
@@ -110,6 +112,8 @@ class TransformerConfig(Strict):
 class TrainConfig(Strict):
     task: Literal["frames", "stance"]
     labels: str = Field("runs/sample/labels.parquet", description="labels.parquet from `label`")
+    documents: str = Field("runs/sample/documents.parquet", description="text for the labels")
+    output: str = Field("runs/sample/models", description="where trained bundles are saved")
     codebook: str = "configs/codebooks/mfc.yaml"
     stance: str = "configs/stance.yaml"
     gold: str = "data/gold/gold.jsonl"

@@ -65,6 +65,21 @@ class RawDoc:
 
 
 # ----------------------------------------------------------------------------- reading
+_RARE_CODEPAGES = [
+    "mac_cyrillic",
+    "mac_roman",
+    "mac_greek",
+    "mac_iceland",
+    "mac_latin2",
+    "mac_turkish",
+    "cp1125",
+    "cp855",
+    "cp866",
+    "kz1048",
+    "ptcp154",
+]
+
+
 def decode_bytes(data: bytes) -> str:
     """UTF-8 when it is, otherwise the encoding charset-normalizer finds most likely."""
     try:
@@ -73,7 +88,9 @@ def decode_bytes(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    # Mac legacy code pages fit Windows-1251/1252 bytes almost as well and win ties on
+    # short texts, turning capitals into symbols; news dumps are practically never Mac.
+    best = from_bytes(data, cp_exclusion=_RARE_CODEPAGES).best()
     if best is None:
         return data.decode("utf-8", errors="replace")
     return str(best)

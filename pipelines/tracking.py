@@ -29,6 +29,7 @@ EXPERIMENTS = {
     "label": "mediaframe-label",
     "score": "mediaframe-score",
     "ingest": "mediaframe-ingest",
+    "publish": "mediaframe-publish",
     "run": "mediaframe-run",
 }
 
@@ -92,9 +93,7 @@ def mark_stale_runs(exp_key: str) -> list[str]:
         return killed
     for r in runs:
         pid = int(r.data.tags.get(f"{TAG}.pid", "0") or 0)
-        if pid and _alive(pid) and pid != os.getpid():
-            continue
-        if pid == os.getpid():
+        if pid and _alive(pid):
             continue
         mlflow.MlflowClient().set_terminated(r.info.run_id, status="KILLED")
         killed.append(r.info.run_id)

@@ -1,0 +1,202 @@
+"""The strong linear baseline: TF-IDF n-grams into logistic regression or a linear SVM.
+
+For (target, text) pairs the features add the target itself and the sentences around
+its mentions (where stance toward it is said), so one model can favor Russia and oppose
+NATO in the same article. Multi-label is one-vs-rest, written out so that labels with no
+positive example and per-example weights (the label model's confidence) both work.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+
+from models.base import MetricLogger, TextModel
+from models.data import Examples, TargetWindows, TaskSpec
+from pipelines.config import BaselineConfig
+
+
+def _tfidf(cfg: BaselineConfig, max_features: int | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        ngram_range=(1, cfg.ngram_max),
+        min_df=cfg.min_df,
+        max_features=max_features or cfg.max_features,
+        sublinear_tf=True,
+        strip_accents="unicode",
+        dtype=np.float32,
+    )
+
+
+def _text_features(cfg: BaselineConfig):
+    if not cfg.char_ngrams:
+        return _tfidf(cfg)
+    chars = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        min_df=cfg.min_df,
+        max_features=cfg.max_features,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    return FeatureUnion([("words", _tfidf(cfg)), ("chars", chars)])
+
+
+class BaselineModel(TextModel):
+    family = "baseline"
+
+    def __init__(self, spec: TaskSpec, cfg: BaselineConfig | None = None) -> None:
+        super().__init__(spec)
+        self.cfg = cfg or BaselineConfig()
+        self.features: ColumnTransformer | None = None
+        self.estimators: list = []  # multiclass: one; multi-label: one per label (or None)
+        self.constant: dict[int, float] = {}
+        self.windows = TargetWindows(spec, self.cfg.target_window)
+
+    # ------------------------------------------------------------------ features
+    def _frame(self, texts: list[str], targets: list[str] | None) -> pd.DataFrame:
+        df = pd.DataFrame({"text": texts})
+        if self.spec.pair:
+            tg = targets or [""] * len(texts)
+            df["target"] = [self.spec.target_text(t) for t in tg]
+            df["window"] = [self.windows(x, t) for x, t in zip(texts, tg, strict=True)]
+        return df
+
+    def _make_features(self) -> ColumnTransformer:
+        parts = []
+        if not self.spec.pair or self.cfg.pair_full_text:
+            parts.append(("text", _text_features(self.cfg), "text"))
+        if self.spec.pair:
+            parts.append(("window", _tfidf(self.cfg), "window"))
+            parts.append(("target", _tfidf(self.cfg, 5000), "target"))
+        return ColumnTransformer(parts, sparse_threshold=1.0, n_jobs=1)
+
+    def _classifier(self, C: float | None = None):
+        c = C if C is not None else self.cfg.C
+        if self.cfg.classifier == "linear_svm":
+            return CalibratedClassifierCV(
+                LinearSVC(C=c, class_weight=self.cfg.class_weight), cv=3, method="sigmoid"
+            )
+        return LogisticRegression(
+            C=c,
+            class_weight=self.cfg.class_weight,
+            max_iter=3000,
+            solver="liblinear" if self.spec.kind == "multilabel" else "lbfgs",
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self, train: Examples, dev: Examples | None = None, log: MetricLogger | None = None
+    ) -> None:
+        X = self._frame(train.texts, train.targets)
+        self.features = self._make_features()
+        F = self.features.fit_transform(X)
+        C = self._search_C(F, train) if self.cfg.cv_search else self.cfg.C
+        self.best_C = C
+        w = train.weights
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.spec.kind == "multiclass":
+                if len(np.unique(train.y)) < 2:
+                    raise ValueError("training data has a single class; nothing to learn")
+                clf = self._classifier(C)
+                clf.fit(F, train.y, sample_weight=w)
+                self.estimators = [clf]
+            else:
+                self.estimators = []
+                for j in range(len(self.spec.labels)):
+                    yj = train.y[:, j]
+                    if yj.min() == yj.max():  # no positive (or no negative) example
+                        self.constant[j] = float(yj.max())
+                        self.estimators.append(None)
+                        continue
+                    clf = self._classifier(C)
+                    clf.fit(F, yj, sample_weight=w)
+                    self.estimators.append(clf)
+
+    def _search_C(self, F, train: Examples) -> float:
+        """Cross-validated C, folds grouped by source so an outlet never sits on both sides."""
+        from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+        y = train.y if self.spec.kind == "multiclass" else train.y.argmax(axis=1)
+        groups = train.groups
+        if groups and len(set(groups)) >= 3:
+            folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(F, y, groups))
+        else:
+            folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(F, y))
+        best, best_score = self.cfg.C, -1.0
+        for C in self.cfg.cv_grid_C:
+            scores = []
+            for tr, va in folds:
+                sub = BaselineModel(
+                    self.spec, self.cfg.model_copy(update={"cv_search": False, "C": C})
+                )
+                sub.fit(train.subset(tr))
+                p = sub.predict_proba(
+                    [train.texts[i] for i in va],
+                    [train.targets[i] for i in va] if train.targets else None,
+                )
+                scores.append(_quick_f1(self.spec.kind, train.y[va], p))
+            if np.mean(scores) > best_score:
+                best, best_score = C, float(np.mean(scores))
+        return best
+
+    # ------------------------------------------------------------------ predicting
+    def predict_proba(self, texts: list[str], targets: list[str] | None = None) -> np.ndarray:
+        if self.features is None:
+            raise RuntimeError("model is not fitted")
+        F = self.features.transform(self._frame(texts, targets))
+        if self.spec.kind == "multiclass":
+            clf = self.estimators[0]
+            out = np.zeros((len(texts), len(self.spec.labels)))
+            out[:, clf.classes_] = clf.predict_proba(F)
+            return out
+        out = np.zeros((len(texts), len(self.spec.labels)))
+        for j, clf in enumerate(self.estimators):
+            if clf is None:
+                out[:, j] = self.constant[j]
+            else:
+                out[:, j] = clf.predict_proba(F)[:, list(clf.classes_).index(1)]
+        return out
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        with (path / "baseline.pkl").open("wb") as fh:
+            pickle.dump(
+                {
+                    "cfg": self.cfg.model_dump(),
+                    "features": self.features,
+                    "estimators": self.estimators,
+                    "constant": self.constant,
+                },
+                fh,
+            )
+
+    @classmethod
+    def load(cls, path: Path, spec: TaskSpec) -> BaselineModel:
+        with (path / "baseline.pkl").open("rb") as fh:
+            state = pickle.load(fh)
+        m = cls(spec, BaselineConfig(**state["cfg"]))
+        m.features, m.estimators, m.constant = (
+            state["features"],
+            state["estimators"],
+            state["constant"],
+        )
+        return m
+
+
+def _quick_f1(kind: str, y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    if kind == "multiclass":
+        return float(f1_score(y, p.argmax(axis=1), average="macro"))
+    return float(f1_score(y, (p >= 0.5).astype(int), average="micro", zero_division=0))

@@ -1,0 +1,120 @@
+"""The one data contract both model families read.
+
+A task is multi-label (frames) or multiclass (a primary frame, stance), with its label
+set. An example is a text, or a (target, text) pair where the target is a name (a
+stance target), free text (a headline, as in FNC-1) or a marked span inside the text
+(a person mention, as in NewsMTSC). The benchmark adapters produce this same contract.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from labeling.codebook import CueMatcher
+from labeling.functions import split_sentences
+
+SPAN_OPEN, SPAN_CLOSE = "[[", "]]"
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    kind: Literal["multilabel", "multiclass"]
+    labels: list[str]
+    pair: bool = False
+    target_names: dict[str, str] = field(default_factory=dict)
+    target_aliases: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2:
+            raise ValueError(f"task {self.name!r} needs at least two labels, got {self.labels}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"task {self.name!r} has duplicate labels: {self.labels}")
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "labels": self.labels,
+            "pair": self.pair,
+            "target_names": self.target_names,
+            "target_aliases": self.target_aliases,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TaskSpec:
+        return cls(**d)
+
+    def target_text(self, target: str | None) -> str:
+        """What the model reads as the first segment: the display name, or the target itself."""
+        if target is None:
+            return ""
+        return self.target_names.get(target, target)
+
+
+@dataclass
+class Examples:
+    ids: list[str]
+    texts: list[str]
+    y: np.ndarray  # multilabel: n x labels of 0/1; multiclass: n class indices
+    targets: list[str] | None = None
+    weights: np.ndarray | None = None
+    groups: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx) -> Examples:
+        idx = np.asarray(idx, dtype=int)
+        pick = lambda xs: [xs[i] for i in idx] if xs is not None else None  # noqa: E731
+        return Examples(
+            ids=[self.ids[i] for i in idx],
+            texts=[self.texts[i] for i in idx],
+            y=self.y[idx],
+            targets=pick(self.targets),
+            weights=self.weights[idx] if self.weights is not None else None,
+            groups=pick(self.groups),
+        )
+
+
+class TargetWindows:
+    """Sentences around a target's mentions: where stance toward it is usually said.
+
+    Known targets use their aliases; free-text targets (a headline) use its content words;
+    a marked span ``[[...]]`` is its own mention.
+    """
+
+    def __init__(self, spec: TaskSpec, window: int = 1) -> None:
+        self.window = window
+        self.matchers = {
+            t: CueMatcher({t: aliases}, f"task {spec.name}")
+            for t, aliases in spec.target_aliases.items()
+        }
+
+    def _hits(self, sentence: str, target: str) -> bool:
+        if SPAN_OPEN in sentence:
+            return True
+        m = self.matchers.get(target)
+        if m is not None:
+            return any(True for _ in m.finditer(sentence))
+        words = {w for w in re.findall(r"[a-z]{4,}", target.lower())}
+        return bool(words & set(re.findall(r"[a-z]{4,}", sentence.lower())))
+
+    def __call__(self, text: str, target: str | None) -> str:
+        if not target:
+            return ""
+        sents = split_sentences(text)
+        hits = [i for i, s in enumerate(sents) if self._hits(s, target)]
+        keep = sorted(
+            {
+                j
+                for i in hits
+                for j in range(i - self.window, i + self.window + 1)
+                if 0 <= j < len(sents)
+            }
+        )
+        return " ".join(sents[j] for j in keep)

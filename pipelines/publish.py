@@ -1,0 +1,327 @@
+"""The ``publish`` stage: package the best runs as one pyfunc and pass it through the gate.
+
+Picks the best finished frames and stance runs by dev metric (or the runs named),
+logs them as one ``mediaframe`` pyfunc with the project code, signature, input example,
+model card and pinned requirements, registers a version and tags it. The promotion gate
+scores the new version and the current ``@champion`` on the same gold test documents;
+``@champion`` moves only when the new one is better by the configured margin with the
+configured confidence (paired bootstrap). Otherwise the version becomes ``@challenger``
+and the reason is printed and tagged. The first version becomes champion. The alias is
+set last, so a failure part-way never leaves a half-made version as champion.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from labeling.codebook import load_stance
+from labeling.gold import read_jsonl, read_splits
+from models.scorer import INPUT_COLUMNS, MediaframeModel, Scorer
+from pipelines import tracking
+from pipelines.config import PublishConfig, config_hash
+from pipelines.evaluate import multiclass_metrics, multilabel_metrics, paired_bootstrap
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE = [str(ROOT / p) for p in ("labeling", "models", "pipelines")]
+REQUIREMENTS = [
+    "mlflow",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "pyyaml",
+    "pydantic",
+    "tqdm",
+    "python-dateutil",
+    "safetensors",
+]
+
+
+class PublishError(RuntimeError):
+    """Nothing publishable (no finished runs), or a named run that cannot be used."""
+
+
+@dataclass
+class PublishResult:
+    name: str
+    version: str
+    alias: str
+    reason: str
+    metrics: dict[str, float]
+
+
+def pinned_requirements() -> list[str]:
+    out = []
+    for pkg in REQUIREMENTS:
+        try:
+            out.append(f"{pkg}=={md.version(pkg)}")
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def best_run(task: str, metric: str) -> str:
+    exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[task])
+    if exp is None:
+        raise PublishError(f"no {task} runs yet: train first (`mediaframe train --task {task}`)")
+    runs = mlflow.search_runs(
+        [exp.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=[f"metrics.{metric} DESC"],
+        output_format="list",
+    )
+    runs = [r for r in runs if metric in r.data.metrics]
+    if not runs:
+        raise PublishError(f"no finished {task} run with metric {metric!r}")
+    return runs[0].info.run_id
+
+
+def _download_bundle(run_id: str, dest: Path) -> Path:
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="bundle", dst_path=str(dest)
+        )
+    except Exception as exc:
+        raise PublishError(f"run {run_id}: no 'bundle' artifact to publish ({exc})") from exc
+    return Path(local)
+
+
+def gold_test(cfg: PublishConfig) -> pd.DataFrame:
+    """The gold test documents with their labels: the gate's common ground."""
+    docs = pd.read_parquet(cfg.documents)
+    test = set(read_splits(cfg.splits)["test"])
+    gold = {g.id: g for g in read_jsonl(cfg.gold) if g.id in test}
+    df = docs[docs["id"].isin(gold)].copy()
+    df["gold"] = [gold[i] for i in df["id"]]
+    if df.empty:
+        raise PublishError(f"{cfg.splits}: no gold test documents found in {cfg.documents}")
+    return df.reset_index(drop=True)
+
+
+def per_doc_scores(pred: pd.DataFrame, test: pd.DataFrame, frames: list[str], targets: list[str]):
+    """Functions of a resample of documents -> the gate's composite metric."""
+    yt = np.array([[int(k in g.frames) for k in frames] for g in test["gold"]])
+    yp = np.array(
+        [
+            [int(k in (f if isinstance(f, list | np.ndarray) else [])) for k in frames]
+            for f in pred["frames"]
+        ]
+    )
+    st_true, st_pred, st_doc = [], [], []
+    for i, g in enumerate(test["gold"]):
+        for t in targets:
+            lab = g.stance.get(t, "not_mentioned")
+            if lab in ("favor", "against", "neutral"):
+                st_true.append(lab)
+                st_pred.append(pred.at[i, f"stance_{t}"] or "not_mentioned")
+                st_doc.append(i)
+    st_true_a, st_pred_a, st_doc_a = (
+        np.array(st_true, dtype=object),
+        np.array(st_pred, dtype=object),
+        np.array(st_doc),
+    )
+
+    def metric(idx: np.ndarray) -> float:
+        f = multilabel_metrics(yt[idx], yp[idx], frames, warn=False)["micro_f1"]
+        if len(st_doc_a) == 0:
+            return f
+        sel = np.concatenate([np.nonzero(st_doc_a == i)[0] for i in idx]) if len(idx) else []
+        s = (
+            multiclass_metrics(
+                st_true_a[sel], st_pred_a[sel], ["favor", "against", "neutral"], warn=False
+            )["macro_f1"]
+            if len(sel)
+            else math.nan
+        )
+        return float(np.nanmean([f, s]))
+
+    return metric
+
+
+def model_card(
+    frames_run: str, stance_run: str, metrics: dict[str, float], info: dict[str, Any]
+) -> str:
+    def fmt(k: str) -> str:
+        v = metrics.get(k)
+        lo, hi = metrics.get(f"{k}_ci_low"), metrics.get(f"{k}_ci_high")
+        if v is None:
+            return "n/a"
+        return f"{v:.3f}" + (f" (95% CI {lo:.3f}-{hi:.3f})" if lo is not None else "")
+
+    return f"""# mediaframe scoring function
+
+**What it does.** Labels news articles with media frames (multi-label, codebook
+`{info.get("codebook")}`, with a primary frame) and with stance (favor / against /
+neutral, or not_mentioned by rule) toward each configured target.
+
+**Trained on.** The project's labeled corpus (data digest `{info.get("data_digest")}`):
+gold labels where they exist, label-model output elsewhere. Frames run `{frames_run}`
+({info.get("frames_family")}); stance run `{stance_run}` ({info.get("stance_family")}).
+
+**Gold test metrics.**
+- frames micro-F1: {fmt("frames_test_micro_f1")}
+- frames macro-F1: {fmt("frames_test_macro_f1")}
+- stance macro-F1 (mentioned targets): {fmt("stance_test_macro_f1")}
+- stance F_avg (favor/against): {fmt("stance_test_f_avg")}
+
+**Intended use.** Measuring framing and stance across many articles in aggregate
+(shares per outlet and period), with the intervals reported beside the estimates.
+
+**Known limits.** Trained on a small English corpus on international security; other
+topics, languages (non-English text is scored but the cues and models are English) and
+outlets will see lower accuracy. Stance toward a target is only predicted where a name
+or alias of the target occurs. Individual predictions are not fit for decisions about
+individual authors or outlets without human review. The artifact is a pickle: load it
+only from a registry you trust.
+"""
+
+
+def publish(cfg: PublishConfig) -> PublishResult:
+    client = MlflowClient()
+    frames_run = cfg.frames_run or best_run("frames", cfg.selection_metric_frames)
+    stance_run = cfg.stance_run or best_run("stance", cfg.selection_metric_stance)
+    fr = client.get_run(frames_run)
+    sr = client.get_run(stance_run)
+    for r, task in ((fr, "frames"), (sr, "stance")):
+        if r.info.status != "FINISHED":
+            raise PublishError(f"run {r.info.run_id} ({task}) is {r.info.status}, not FINISHED")
+    stance_spec = load_stance_from_run(sr)
+    test = gold_test(cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        fdir = _download_bundle(frames_run, tmp_path / "f")
+        sdir = _download_bundle(stance_run, tmp_path / "s")
+        meta_path = tmp_path / "meta.json"
+        meta = {
+            "stance": stance_spec,
+            "frames_run": frames_run,
+            "stance_run": stance_run,
+            "model_version": "unregistered",
+        }
+        meta_path.write_text(json.dumps(meta))
+        scorer = Scorer.from_dirs(fdir, sdir, meta_path)
+        frames = scorer.frames.spec.labels
+        targets = scorer.targets
+        inputs = test[[c for c in INPUT_COLUMNS if c in test.columns]]
+        new_pred = scorer.score(inputs)
+        new_metric = per_doc_scores(new_pred, test, frames, targets)
+
+        metrics = {f"frames_{k}": v for k, v in fr.data.metrics.items() if k.startswith("test_")}
+        metrics.update(
+            {f"stance_{k}": v for k, v in sr.data.metrics.items() if k.startswith("test_")}
+        )
+        info = {
+            "codebook": fr.data.tags.get("mediaframe.codebook"),
+            "data_digest": fr.data.tags.get("mediaframe.data_digest"),
+            "frames_family": fr.data.tags.get("mediaframe.model"),
+            "stance_family": sr.data.tags.get("mediaframe.model"),
+        }
+        card = tmp_path / "model_card.md"
+        card.write_text(model_card(frames_run, stance_run, metrics, info))
+
+        # ---- the gate, judged before anything is registered
+        alias, reason, gate = "champion", "first version", {}
+        champion = _current_champion(client, cfg.model_name)
+        if champion is not None:
+            old = mlflow.pyfunc.load_model(f"models:/{cfg.model_name}@champion")
+            old_pred = old.predict(inputs)
+            old_metric = per_doc_scores(old_pred, test, frames, targets)
+            gate = paired_bootstrap(old_metric, new_metric, len(test), cfg.bootstrap, cfg.seed)
+            if gate["diff"] >= cfg.margin and gate["p_b_better"] >= cfg.confidence:
+                reason = (
+                    f"beats champion v{champion.version} by {gate['diff']:+.4f} "
+                    f"(P(better)={gate['p_b_better']:.2f})"
+                )
+            else:
+                alias = "challenger"
+                reason = (
+                    f"does not beat champion v{champion.version}: diff "
+                    f"{gate['diff']:+.4f} (needs >= {cfg.margin}), P(better)="
+                    f"{gate['p_b_better']:.2f} (needs >= {cfg.confidence})"
+                )
+
+        tags = tracking.base_tags(
+            "publish",
+            "frames+stance",
+            f"{info['frames_family']}+{info['stance_family']}",
+            info["codebook"] or "",
+            info["data_digest"] or "",
+        )
+        with tracking.stage_run("publish", "publish", tags) as run:
+            # The registry number is not known before registering; the run id is, and
+            # batch scoring replaces it with the resolved version.
+            meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
+            meta_path.write_text(json.dumps(meta))
+            example = inputs.head(2).reset_index(drop=True)
+            signature = mlflow.models.infer_signature(example, scorer.score(example))
+            info_model = mlflow.pyfunc.log_model(
+                name="scorer",
+                python_model=MediaframeModel(),
+                artifacts={
+                    "frames": str(fdir),
+                    "stance": str(sdir),
+                    "meta": str(meta_path),
+                    "model_card": str(card),
+                },
+                code_paths=CODE,
+                pip_requirements=pinned_requirements(),
+                signature=signature,
+                input_example=example,
+            )
+            mlflow.log_artifact(str(card))
+            mlflow.log_metrics({"gate_new_metric": new_metric(np.arange(len(test)))})
+            if gate:
+                mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
+            mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
+            version = mlflow.register_model(
+                info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
+            )
+        v = version.version
+        vtags = {
+            "git_commit": tracking.git_commit(),
+            "config_hash": config_hash(cfg),
+            "data_digest": info["data_digest"] or "",
+            "frames_run": frames_run,
+            "stance_run": stance_run,
+            "gate": f"{alias}: {reason}",
+        }
+        vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
+        for k, val in vtags.items():
+            client.set_model_version_tag(cfg.model_name, v, k, str(val))
+        client.set_registered_model_alias(cfg.model_name, alias, v)  # last: all or nothing
+    return PublishResult(cfg.model_name, str(v), alias, reason, metrics)
+
+
+def load_stance_from_run(run) -> dict[str, Any]:
+    """The stance spec the stance run trained with, as stored in its config."""
+    cfg_path = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="config.yaml"
+    )
+    import yaml
+
+    path = yaml.safe_load(Path(cfg_path).read_text())["stance"]
+    spec = load_stance(path)
+    shutil.rmtree(Path(cfg_path).parent, ignore_errors=True)
+    return spec.to_dict()
+
+
+def _current_champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, "champion")
+    except mlflow.exceptions.MlflowException:
+        return None

@@ -1,0 +1,272 @@
+"""The ``score`` stage: batch scoring with the registered function, resumable and bounded.
+
+Input is read in chunks (Parquet by row batches, JSONL and CSV by pandas chunks), so
+memory stays flat whatever the input size. Chunk k becomes shard ``part-k.parquet``,
+written to a temporary file and renamed; a manifest records the resolved model version,
+the input fingerprint and each finished shard. Re-running resumes after the last
+finished shard, and a finished output is a no-op. One job per output directory, held by
+an OS lock (flock) that dies with its process, so a killed job leaves no stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import tracking
+from pipelines.config import ScoreConfig
+from pipelines.progress import bar
+
+MANIFEST = "manifest.json"
+
+
+class ScoreError(RuntimeError):
+    """A scoring job that must not start: bad model URI, lock held, another version."""
+
+
+@dataclass
+class ScoreResult:
+    output: Path
+    rows: int
+    shards: int
+    skipped_shards: int
+    model_version: str
+    seconds: float
+    errors: int
+
+
+def resolve_model(uri: str) -> tuple[str, str]:
+    """``models:/name@alias`` or ``models:/name/N`` -> (pinned URI, version string)."""
+    if not uri.startswith("models:/"):
+        raise ScoreError(
+            f"model URI {uri!r}: only registry URIs (models:/NAME@ALIAS or "
+            "models:/NAME/VERSION) are accepted: artifacts are pickles, so "
+            "mediaframe loads only what the configured registry serves"
+        )
+    client = mlflow.MlflowClient()
+    body = uri[len("models:/") :]
+    try:
+        if "@" in body:
+            name, alias = body.split("@", 1)
+            mv = client.get_model_version_by_alias(name, alias)
+        else:
+            name, version = body.rsplit("/", 1)
+            mv = client.get_model_version(name, version)
+    except (mlflow.exceptions.MlflowException, ValueError) as exc:
+        raise ScoreError(
+            f"model {uri!r} not found in the registry at "
+            f"{tracking.redact(mlflow.get_tracking_uri())}: {exc}"
+        ) from None
+    return f"models:/{name}/{mv.version}", f"{name}/{mv.version}"
+
+
+def fingerprint(paths: list[Path]) -> list[dict[str, Any]]:
+    return [
+        {"path": str(p), "size": p.stat().st_size, "mtime": int(p.stat().st_mtime)} for p in paths
+    ]
+
+
+def list_inputs(inputs: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for x in map(Path, inputs):
+        if not x.exists():
+            raise ScoreError(f"{x}: no such file or directory")
+        if x.is_dir():
+            files += sorted(
+                p
+                for p in x.rglob("*")
+                if p.suffix.lower() in (".parquet", ".jsonl", ".json", ".csv")
+            )
+        else:
+            files.append(x)
+    if not files:
+        raise ScoreError(f"no .parquet/.jsonl/.csv input under {inputs}")
+    return files
+
+
+def iter_chunks(files: list[Path], size: int) -> Iterator[pd.DataFrame]:
+    """Chunks of exactly ``size`` rows (the last one shorter), across file boundaries."""
+    buf: list[pd.DataFrame] = []
+    n = 0
+    for f in files:
+        for part in _read(f, size):
+            buf.append(part)
+            n += len(part)
+            while n >= size:
+                allrows = pd.concat(buf, ignore_index=True)
+                yield allrows.iloc[:size]
+                rest = allrows.iloc[size:]
+                buf, n = ([rest] if len(rest) else []), len(rest)
+    if n:
+        yield pd.concat(buf, ignore_index=True)
+
+
+def _read(f: Path, size: int) -> Iterator[pd.DataFrame]:
+    suf = f.suffix.lower()
+    if suf == ".parquet":
+        pf = pq.ParquetFile(f)
+        for batch in pf.iter_batches(batch_size=size):
+            yield batch.to_pandas()
+    elif suf in (".jsonl", ".json"):
+        yield from pd.read_json(f, lines=True, chunksize=size, dtype=False)
+    else:
+        yield from pd.read_csv(f, chunksize=size, dtype=str, keep_default_na=True)
+
+
+class OutputLock:
+    """An exclusive flock on DIR/.lock: the kernel drops it when the process dies."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / ".lock"
+        self.fh = None
+
+    def __enter__(self) -> OutputLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = self.path.open("a+")
+        try:
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise ScoreError(
+                f"{self.path.parent}: another scoring job holds this output "
+                "directory; wait for it or choose another --output"
+            ) from None
+        self.fh.write(f"{os.getpid()}\n")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fh:
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+            self.fh.close()
+
+
+def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _write_shard(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+    os.replace(tmp, path)
+
+
+def score(
+    inputs: list[str], output: str | Path, cfg: ScoreConfig, restart: bool = False
+) -> ScoreResult:
+    out = Path(output)
+    files = list_inputs(inputs)
+    pinned, version = resolve_model(cfg.model)
+    with OutputLock(out):
+        manifest_path = out / MANIFEST
+        fp = fingerprint(files)
+        manifest: dict[str, Any] = {}
+        if manifest_path.exists():
+            manifest = json.loads(manifest_path.read_text())
+            same = (
+                manifest.get("model_version") == version
+                and manifest.get("inputs") == fp
+                and manifest.get("chunk_size") == cfg.chunk_size
+            )
+            if not same and not restart:
+                raise ScoreError(
+                    f"{out} holds output of model {manifest.get('model_version')} over "
+                    f"other inputs or chunking; this job is model {version}. Use --restart "
+                    "to start over, or another --output"
+                )
+            if not same or restart:
+                for p in out.glob("part-*.parquet"):
+                    p.unlink()
+                manifest = {}
+        if not manifest:
+            manifest = {
+                "model_uri": cfg.model,
+                "model_version": version,
+                "inputs": fp,
+                "chunk_size": cfg.chunk_size,
+                "shards": {},
+                "complete": False,
+            }
+            _write_json_atomic(manifest, manifest_path)
+        if manifest.get("complete"):
+            rows = sum(s["rows"] for s in manifest["shards"].values())
+            return ScoreResult(
+                out,
+                rows,
+                len(manifest["shards"]),
+                len(manifest["shards"]),
+                version,
+                0.0,
+                sum(s.get("errors", 0) for s in manifest["shards"].values()),
+            )
+        if cfg.engine == "spark":
+            from pipelines.spark import score_spark
+
+            return score_spark(files, out, cfg, pinned, version, manifest, manifest_path)
+        t0 = time.perf_counter()
+        model = None
+        done = manifest["shards"]
+        total_rows = skipped = errors = 0
+        progress = bar("score", unit="doc")
+        for k, chunk in enumerate(iter_chunks(files, cfg.chunk_size)):
+            name = f"part-{k:05d}.parquet"
+            if name in done and (out / name).exists():
+                skipped += 1
+                total_rows += done[name]["rows"]
+                progress.update(len(chunk))
+                continue
+            if model is None:
+                model = mlflow.pyfunc.load_model(pinned)
+            result = model.predict(chunk)
+            result["model_version"] = version
+            _write_shard(result, out / name)
+            n_err = int(result["error"].notna().sum())
+            done[name] = {"rows": len(result), "errors": n_err}
+            _write_json_atomic(manifest, manifest_path)
+            total_rows += len(result)
+            errors += n_err
+            progress.update(len(chunk))
+        progress.close()
+        manifest["complete"] = True
+        manifest["rows"] = total_rows
+        _write_json_atomic(manifest, manifest_path)
+        secs = time.perf_counter() - t0
+        errors = sum(s.get("errors", 0) for s in done.values())
+        return ScoreResult(out, total_rows, len(done), skipped, version, secs, errors)
+
+
+def log_score_run(result: ScoreResult, inputs: list[str]) -> None:
+    tags = tracking.base_tags("score", "frames+stance", "", "", "")
+    tags["mediaframe.model_version"] = result.model_version
+    with tracking.stage_run("score", "score", tags):
+        mlflow.log_params(
+            {
+                "inputs": ",".join(inputs)[:500],
+                "output": str(result.output),
+                "model_version": result.model_version,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                "rows": result.rows,
+                "shards": result.shards,
+                "skipped_shards": result.skipped_shards,
+                "row_errors": result.errors,
+                "seconds": result.seconds,
+                "docs_per_second": result.rows / max(result.seconds, 1e-9),
+            }
+        )
+        mlflow.log_artifact(str(result.output / MANIFEST))

@@ -1,0 +1,407 @@
+"""The ``train`` stage: one task, one model family, from one config, into one MLflow run.
+
+Builds the task's examples from ``labels.parquet`` (gold where it exists, the label
+model elsewhere) and the gold split: train on the train split plus weakly labelled
+documents outside the split, tune thresholds and calibration on gold dev, report on
+gold test beside the trivial reference, with bootstrap intervals. Both families go
+through exactly this code; only the model class differs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import yaml
+
+from labeling.codebook import load_codebook, load_stance
+from labeling.gold import read_splits
+from models.base import ModelBundle, TextModel
+from models.data import Examples, TaskSpec
+from pipelines import tracking
+from pipelines.clean import join_title_text
+from pipelines.config import TrainConfig
+from pipelines.evaluate import (
+    Evaluation,
+    evaluate_multiclass,
+    evaluate_multilabel,
+    html_report,
+    tune_thresholds,
+)
+
+STANCE_LABELS = ["favor", "against", "neutral"]
+
+
+class TrainDataError(ValueError):
+    """Training data that cannot produce a meaningful model or evaluation."""
+
+
+@dataclass
+class TaskData:
+    spec: TaskSpec
+    train: Examples
+    dev: Examples
+    test: Examples
+    primary_test: list[str] | None = None
+    digest: str = ""
+
+
+def _load_tables(cfg: TrainConfig) -> pd.DataFrame:
+    for p in (cfg.labels, cfg.documents, cfg.splits):
+        if not Path(p).exists():
+            raise TrainDataError(
+                f"{p}: not found (run `mediaframe ingest` and `label` first, "
+                "or set the path in the train config)"
+            )
+    labels = pd.read_parquet(cfg.labels)
+    docs = pd.read_parquet(cfg.documents, columns=["id", "title", "text", "source"])
+    df = labels.drop(columns=[c for c in ("title", "source") if c in labels.columns]).merge(
+        docs, on="id", how="inner"
+    )
+    if df.empty:
+        raise TrainDataError(f"{cfg.labels} and {cfg.documents} share no document ids")
+    return df
+
+
+def _split_frame(df: pd.DataFrame, cfg: TrainConfig) -> dict[str, pd.DataFrame]:
+    splits = read_splits(cfg.splits)
+    is_gold = df["label_source"] == "gold"
+    part = {
+        k: df[df["id"].isin(set(v)) & is_gold]
+        for k, v in splits.items()
+        if k in ("train", "dev", "test")
+    }
+    if part["test"].empty:
+        raise TrainDataError(
+            f"{cfg.splits}: no gold documents in the test split; evaluation needs gold test labels"
+        )
+    if part["dev"].empty:
+        raise TrainDataError(f"{cfg.splits}: no gold documents in the dev split")
+    in_split = set().union(*map(set, splits.values()))
+    extra = df[~df["id"].isin(in_split) & ~is_gold]
+    if cfg.use_weak_labels and len(extra):
+        part["train"] = pd.concat([part["train"], extra], ignore_index=True)
+    return part
+
+
+def _confidence(row: pd.Series, keys: list[str]) -> float:
+    probs = row["frame_probs"]
+    return float(np.mean([max(probs[k], 1 - probs[k]) for k in keys]))
+
+
+def build_frames(cfg: TrainConfig) -> TaskData:
+    codebook = load_codebook(cfg.codebook)
+    keys = codebook.keys
+    df = _load_tables(cfg)
+    parts = _split_frame(df, cfg)
+    spec = TaskSpec("frames", "multilabel", keys)
+
+    def examples(d: pd.DataFrame) -> Examples:
+        y = np.array([[int(k in set(fr)) for k in keys] for fr in d["frames"]], dtype=int).reshape(
+            len(d), len(keys)
+        )
+        w = np.array(
+            [
+                1.0 if s == "gold" else _confidence(r, keys)
+                for s, (_, r) in zip(d["label_source"], d.iterrows(), strict=True)
+            ]
+        )
+        keep = w >= cfg.min_confidence
+        ex = Examples(
+            list(d["id"]),
+            [join_title_text(t, x) for t, x in zip(d["title"], d["text"], strict=True)],
+            y,
+            weights=w,
+            groups=[str(s) for s in d["source"]],
+        )
+        return ex.subset(np.nonzero(keep)[0])
+
+    return TaskData(
+        spec,
+        examples(parts["train"]),
+        examples(parts["dev"]),
+        examples(parts["test"]),
+        primary_test=list(parts["test"]["primary_frame"]),
+        digest=tracking.frame_digest(df),
+    )
+
+
+def build_stance(cfg: TrainConfig) -> TaskData:
+    stance = load_stance(cfg.stance)
+    labels = stance.labels
+    df = _load_tables(cfg)
+    parts = _split_frame(df, cfg)
+    spec = TaskSpec(
+        "stance",
+        "multiclass",
+        labels,
+        pair=True,
+        target_names={k: t.name for k, t in stance.targets.items()},
+        target_aliases={k: t.aliases for k, t in stance.targets.items()},
+    )
+
+    def examples(d: pd.DataFrame) -> Examples:
+        ids, texts, targets, y, w, g = [], [], [], [], [], []
+        for _, r in d.iterrows():
+            text = join_title_text(r["title"], r["text"])
+            for t in stance.targets:
+                lab = r.get(f"stance_{t}")
+                if lab not in labels:  # not_mentioned: decided by rule, never trained on
+                    continue
+                probs = r.get(f"stance_{t}_probs") or {}
+                ids.append(f"{r['id']}:{t}")
+                texts.append(text)
+                targets.append(t)
+                y.append(labels.index(lab))
+                w.append(1.0 if r["label_source"] == "gold" else float(max(probs.values())))
+                g.append(str(r["source"]))
+        keep = np.nonzero(np.asarray(w) >= cfg.min_confidence)[0]
+        return Examples(ids, texts, np.asarray(y, dtype=int), targets, np.asarray(w), g).subset(
+            keep
+        )
+
+    data = TaskData(
+        spec,
+        examples(parts["train"]),
+        examples(parts["dev"]),
+        examples(parts["test"]),
+        digest=tracking.frame_digest(df),
+    )
+    if len(set(data.train.y.tolist())) < 2:
+        raise TrainDataError("stance training data holds a single class")
+    return data
+
+
+def build_task(cfg: TrainConfig) -> TaskData:
+    return build_frames(cfg) if cfg.task == "frames" else build_stance(cfg)
+
+
+def make_model(spec: TaskSpec, family: str, cfg: TrainConfig) -> TextModel:
+    if family == "baseline":
+        from models.baseline import BaselineModel
+
+        return BaselineModel(spec, cfg.baseline)
+    if family == "transformer":
+        from models.encoder import resolve_model_path
+        from models.transformer import TransformerModel
+
+        resolve_model_path(cfg.transformer.model_name_or_path)  # fail before any work
+        m = TransformerModel(spec, cfg.transformer)
+        m.seed = cfg.seed
+        return m
+    raise ValueError(f"unknown model family {family!r}")
+
+
+def fit_bundle(
+    data: TaskData,
+    family: str,
+    cfg: TrainConfig,
+    log=None,
+    checkpoint_dir: str | None = None,
+    resume_from: str | None = None,
+) -> ModelBundle:
+    """Fit, then calibrate and tune thresholds on dev: the one training path for all."""
+    model = make_model(data.spec, family, cfg)
+    if family == "transformer":
+        model.fit(
+            data.train,
+            data.dev,
+            log=log,
+            checkpoint_dir=checkpoint_dir,  # type: ignore[call-arg]
+            resume_from=resume_from,
+        )
+    else:
+        model.fit(data.train, data.dev, log=log)
+    bundle = ModelBundle(model)
+    bundle.calibrate(data.dev)
+    if data.spec.kind == "multilabel":
+        dev_p = bundle.predict_proba(data.dev.texts, data.dev.targets)
+        bundle.thresholds = tune_thresholds(data.dev.y, dev_p).tolist()
+    return bundle
+
+
+def evaluate_bundle(
+    bundle: ModelBundle, data: TaskData, split: str, n_boot: int, seed: int
+) -> tuple[Evaluation, np.ndarray]:
+    ex = data.test if split == "test" else data.dev
+    probs = bundle.predict_proba(ex.texts, ex.targets)
+    spec = data.spec
+    if spec.kind == "multilabel":
+        ev = evaluate_multilabel(
+            ex.y,
+            probs,
+            np.asarray(bundle.thresholds),
+            spec.labels,
+            data.train.y,
+            ex.texts,
+            ex.ids,
+            data.primary_test if split == "test" else None,
+            n_boot,
+            seed,
+        )
+    else:
+        ev = evaluate_multiclass(
+            [spec.labels[i] for i in ex.y],
+            probs,
+            spec.labels,
+            [spec.labels[i] for i in data.train.y],
+            ex.texts,
+            ex.ids,
+            ex.targets,
+            n_boot,
+            seed,
+        )
+    return ev, probs
+
+
+def _flat_params(cfg: TrainConfig, family: str) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "task": cfg.task,
+        "model": family,
+        "seed": cfg.seed,
+        "use_weak_labels": cfg.use_weak_labels,
+        "codebook": cfg.codebook,
+    }
+    section = cfg.baseline if family == "baseline" else cfg.transformer
+    for k, v in section.model_dump().items():
+        params[f"{family}.{k}"] = v
+    return params
+
+
+def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> dict[str, Any]:
+    """Train, evaluate and log one (task, family) run; returns its summary."""
+    data = build_task(cfg)
+    codebook = load_codebook(cfg.codebook).name
+    tags = tracking.base_tags("train", cfg.task, family, codebook, data.digest)
+    out_dir = Path(cfg.output) / f"{cfg.task}-{family}"
+    with tracking.stage_run(cfg.task, f"{cfg.task}-{family}", tags) as run:
+        mlflow.log_params(_flat_params(cfg, family))
+        mlflow.log_params(
+            {"n_train": len(data.train), "n_dev": len(data.dev), "n_test": len(data.test)}
+        )
+        mlflow.log_dict(yaml.safe_load(yaml.safe_dump(cfg.model_dump(mode="json"))), "config.yaml")
+        if config_path:
+            mlflow.set_tag("mediaframe.config_path", config_path)
+        mlflow.set_tag("mediaframe.config_hash", _hash(cfg))
+        for name, ex in (("train", data.train), ("dev", data.dev), ("test", data.test)):
+            tracking.log_dataset(
+                pd.DataFrame({"id": ex.ids}),
+                cfg.labels,
+                f"{cfg.task}-{name}",
+                name if name != "test" else "evaluation",
+            )
+
+        def log(metrics: dict[str, float], step: int) -> None:
+            mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)}, step=step)
+
+        t0 = time.perf_counter()
+        ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
+        bundle = fit_bundle(data, family, cfg, log=log, checkpoint_dir=ckpt)
+        train_seconds = time.perf_counter() - t0
+        bundle.info.update(
+            {
+                "run_id": run.info.run_id,
+                "task": cfg.task,
+                "family": family,
+                "codebook": codebook,
+                "data_digest": data.digest,
+            }
+        )
+        dev_ev, _ = evaluate_bundle(bundle, data, "dev", 0, cfg.seed)
+        t1 = time.perf_counter()
+        test_ev, test_probs = evaluate_bundle(bundle, data, "test", cfg.bootstrap, cfg.seed)
+        predict_seconds = time.perf_counter() - t1
+        metrics = {
+            **dev_ev.flat("dev_"),
+            **test_ev.flat("test_"),
+            "train_seconds": train_seconds,
+            "predict_docs_per_second": len(data.test) / max(predict_seconds, 1e-9),
+            "temperature": bundle.temperature,
+        }
+        mlflow.log_metrics(metrics)
+        bundle.save(out_dir)
+        mlflow.log_artifacts(str(out_dir), "bundle")
+        _log_evaluation(test_ev, data, test_probs, bundle, cfg, family)
+        summary = {
+            "run_id": run.info.run_id,
+            "task": cfg.task,
+            "model": family,
+            "metrics": metrics,
+            "bundle": str(out_dir),
+        }
+    return summary
+
+
+def _hash(cfg: TrainConfig) -> str:
+    from pipelines.config import config_hash
+
+    return config_hash(cfg)
+
+
+def _log_evaluation(
+    ev: Evaluation,
+    data: TaskData,
+    probs: np.ndarray,
+    bundle: ModelBundle,
+    cfg: TrainConfig,
+    family: str,
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for name, png in ev.figures.items():
+            (d / name).write_bytes(png)
+            mlflow.log_artifact(str(d / name), "plots")
+        for name, table in ev.tables.items():
+            table.to_csv(d / f"{name}.csv", index=False)
+            mlflow.log_artifact(str(d / f"{name}.csv"), "evaluation")
+        per = ev.tables["per_label"]
+        (d / "per_class_report.json").write_text(per.to_json(orient="records", indent=1))
+        mlflow.log_artifact(str(d / "per_class_report.json"), "evaluation")
+        if ev.errors is not None:
+            ev.errors.to_csv(d / "most_confident_mistakes.csv", index=False)
+            mlflow.log_artifact(str(d / "most_confident_mistakes.csv"), "evaluation")
+        pred = pd.DataFrame({"id": data.test.ids})
+        for j, lab in enumerate(data.spec.labels):
+            pred[f"p_{lab}"] = probs[:, j]
+        pred.to_parquet(d / "test_predictions.parquet", index=False)
+        mlflow.log_artifact(str(d / "test_predictions.parquet"), "evaluation")
+        summary = pd.DataFrame(
+            [
+                {"metric": k, "model": v, "ci95": _ci(ev, k), "trivial": ev.reference.get(k)}
+                for k, v in ev.metrics.items()
+                if isinstance(v, int | float)
+            ]
+        )
+        history = pd.DataFrame(getattr(bundle.model, "history", []) or [])
+        sections: list[tuple[str, Any]] = [
+            ("Summary (gold test)", summary),
+            ("Per class", per),
+        ]
+        if "per_target" in ev.tables:
+            sections.append(("Per target", ev.tables["per_target"]))
+        if "confusion" in ev.tables:
+            sections.append(("Confusion matrix", ev.tables["confusion"]))
+        sections += [
+            (n.replace(".png", "").replace("_", " "), png) for n, png in ev.figures.items()
+        ]
+        if not history.empty:
+            sections.append(("Training history", history))
+        if ev.errors is not None:
+            sections.append(("Most confident mistakes", ev.errors))
+        sections.append(("Config", json.loads(json.dumps(cfg.model_dump(mode="json")))))
+        page = html_report(f"mediaframe {cfg.task} / {family}: evaluation", sections)
+        (d / "evaluation_report.html").write_text(page, encoding="utf-8")
+        mlflow.log_artifact(str(d / "evaluation_report.html"))
+
+
+def _ci(ev: Evaluation, key: str) -> str:
+    lo, hi = ev.ci.get(key, (math.nan, math.nan))
+    return "" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"

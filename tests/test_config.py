@@ -1,0 +1,66 @@
+"""Configs fail before any work, naming the file, the key and the allowed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import (
+    ConfigError,
+    IngestConfig,
+    RunConfig,
+    TrainConfig,
+    load_config,
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("task: frames\ntransformer:\n  epoch: 3\n", "key 'transformer.epoch': unknown key"),
+        ("task: frames\ntransformer:\n  epochs: many\n", "key 'transformer.epochs'"),
+        ("task: sentiment\n", "must be one of 'frames' or 'stance'"),
+        ("task: frames\nbaseline:\n  classifier: forest\n", "'logreg' or 'linear_svm'"),
+        ("task: frames\ntransformer:\n  lr: -1\n", "key 'transformer.lr'"),
+        ("- a\n- b\n", "top level must be a mapping"),
+        ("task: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_invalid_train_configs_name_file_and_key(tmp_path: Path, text: str, needle: str) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(TrainConfig, p)
+    assert str(p) in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
+    p = write(tmp_path, "task: stance\n")
+    cfg = load_config(TrainConfig, p, ["transformer.epochs=2", "baseline.char_ngrams=true"])
+    assert cfg.transformer.epochs == 2 and cfg.baseline.char_ngrams is True
+    with pytest.raises(ConfigError, match=r"transformer\.epochs"):
+        load_config(TrainConfig, p, ["transformer.epochs=0"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(TrainConfig, p, ["transformer.epochs"])
+
+
+def test_run_config_reads_stage_files(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(root)
+    cfg = load_config(RunConfig, "configs/run.yaml", ["train_frames.transformer.epochs=1"])
+    assert cfg.train_frames.task == "frames" and cfg.train_stance.task == "stance"
+    assert cfg.train_frames.transformer.epochs == 1
+    assert cfg.label.codebook.endswith("mfc.yaml")
+
+
+def test_every_shipped_config_validates(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(root)
+    load_config(IngestConfig, "configs/ingest.yaml")
+    for task in ("frames", "stance"):
+        assert load_config(TrainConfig, f"configs/train_{task}.yaml").task == task

@@ -1,0 +1,264 @@
+"""The whole flow on real components: sample subset, real MLflow store, real registry.
+
+ingest -> label -> train (baseline + a tiny random transformer) -> publish (first version
+becomes champion; a second, worse one becomes challenger) -> batch score (resumable,
+idempotent) -> load the registered pyfunc in a fresh process outside the checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from pipelines.config import (
+    IngestConfig,
+    LabelConfig,
+    PublishConfig,
+    ScoreConfig,
+    TrainConfig,
+    TransformerConfig,
+)
+from pipelines.ingest import ingest
+from pipelines.label import run_label
+from pipelines.publish import publish
+from pipelines.score import ScoreError, score
+from pipelines.train import TrainDataError, run_train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory: pytest.TempPathFactory, root: Path):
+    """Run the stages once for the module; tests then inspect what they produced."""
+    tmp = tmp_path_factory.mktemp("flow")
+    old = Path.cwd()
+    os.chdir(tmp)
+    uri = f"sqlite:///{tmp / 'mlruns.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    work = tmp / "work"
+    try:
+        ingest([root / "data" / "raw"], work, IngestConfig())
+        lcfg = LabelConfig(
+            codebook=str(root / "configs/codebooks/mfc.yaml"),
+            stance=str(root / "configs/stance.yaml"),
+            gold=str(root / "data/gold/gold.jsonl"),
+            annotations=str(root / "data/gold/annotations.jsonl"),
+            splits=str(root / "data/gold/splits.json"),
+            embedding_lf=False,
+            bootstrap=50,
+        )
+        label = run_label(work / "documents.parquet", work, lcfg)
+        common = {
+            "labels": str(work / "labels.parquet"),
+            "documents": str(work / "documents.parquet"),
+            "output": str(work / "models"),
+            "codebook": lcfg.codebook,
+            "stance": lcfg.stance,
+            "gold": lcfg.gold,
+            "splits": lcfg.splits,
+            "bootstrap": 100,
+            "transformer": TransformerConfig(
+                init="random",
+                max_length=64,
+                epochs=1,
+                batch_size=16,
+                threads=2,
+                checkpoint_dir=str(tmp / "ckpt"),
+            ),
+        }
+        runs = {}
+        for task in ("frames", "stance"):
+            cfg = TrainConfig(task=task, **common)
+            for family in ("baseline", "transformer"):
+                runs[(task, family)] = run_train(cfg, family)
+        pcfg = PublishConfig(
+            gold=lcfg.gold,
+            splits=lcfg.splits,
+            documents=str(work / "documents.parquet"),
+            bootstrap=200,
+        )
+        first = publish(pcfg)
+        yield {
+            "tmp": tmp,
+            "work": work,
+            "label": label,
+            "runs": runs,
+            "first": first,
+            "pcfg": pcfg,
+            "uri": uri,
+            "root": root,
+        }
+    finally:
+        os.chdir(old)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def test_labels_follow_the_schema_and_gold_wins(flow) -> None:
+    df = pd.read_parquet(flow["work"] / "labels.parquet")
+    for col in (
+        "id",
+        "title",
+        "source",
+        "date",
+        "url",
+        "lang",
+        "frames",
+        "primary_frame",
+        "frame_probs",
+        "stance_nato",
+        "stance_nato_probs",
+        "stance_csto",
+        "label_source",
+        "evidence",
+    ):
+        assert col in df.columns
+    assert df["primary_frame"].notna().all()
+    gold = {
+        json.loads(x)["id"]: json.loads(x) for x in (flow["root"] / "data/gold/gold.jsonl").open()
+    }
+    g = df[df["label_source"] == "gold"]
+    assert len(g) == len(gold)
+    row = g.iloc[0]
+    assert set(row["frames"]) == set(gold[row["id"]]["frames"]) | {gold[row["id"]]["primary_frame"]}
+    weak = df[df["label_source"] != "gold"]
+    assert len(weak) == 2 and set(weak["label_source"]) <= {"majority_vote", "dawid_skene"}
+    assert flow["label"].report["mention_quality"]["mention_precision"] > 0.9
+
+
+def test_runs_are_tagged_and_complete(flow) -> None:
+    client = mlflow.MlflowClient()
+    for (task, family), s in flow["runs"].items():
+        run = client.get_run(s["run_id"])
+        assert run.info.status == "FINISHED"
+        t = run.data.tags
+        assert t["mediaframe.stage"] == "train" and t["mediaframe.task"] == task
+        assert t["mediaframe.model"] == family and t["mediaframe.codebook"] == "mfc"
+        assert t["mediaframe.data_digest"]
+        m = run.data.metrics
+        assert any("f1" in k for k in m) and any("ece" in k for k in m)
+        arts = {a.path for a in client.list_artifacts(s["run_id"])}
+        assert {"evaluation_report.html", "config.yaml", "plots", "evaluation", "bundle"} <= arts
+    exp = mlflow.get_experiment_by_name("mediaframe-label")
+    label_runs = mlflow.search_runs([exp.experiment_id], output_format="list")
+    assert label_runs and label_runs[0].data.tags["mediaframe.model"] == "weak"
+    assert "agreement_frames_krippendorff_alpha" in label_runs[0].data.metrics
+
+
+def test_first_version_is_champion_and_a_worse_one_is_challenger(flow) -> None:
+    client = mlflow.MlflowClient()
+    assert flow["first"].alias == "champion"
+    champ = client.get_model_version_by_alias("mediaframe", "champion")
+    assert champ.version == flow["first"].version
+    assert champ.tags["git_commit"] and champ.tags["data_digest"]
+    # Publishing the same models again cannot beat the champion by a margin.
+    pcfg = flow["pcfg"].model_copy(update={"margin": 0.01})
+    second = publish(pcfg)
+    assert second.alias == "challenger" and "does not beat" in second.reason
+    assert client.get_model_version_by_alias("mediaframe", "champion").version == champ.version
+    assert (
+        client.get_model_version("mediaframe", second.version).tags["gate"].startswith("challenger")
+    )
+
+
+def test_batch_scoring_resumes_and_is_idempotent(flow) -> None:
+    work = flow["work"]
+    docs = pd.read_parquet(work / "documents.parquet")
+    inp = work / "to_score.jsonl"
+    extra = pd.DataFrame(
+        [
+            {"id": "bad1", "text": None},
+            {"id": "bad2", "text": ""},
+            {"id": "dup", "text": docs.loc[0, "text"]},
+            {"id": "dup", "text": docs.loc[1, "text"]},
+        ]
+    )
+    pd.concat([docs[["id", "title", "text", "source", "date", "url"]], extra]).to_json(
+        inp, orient="records", lines=True
+    )
+    n = len(docs) + len(extra)
+    cfg = ScoreConfig(chunk_size=40)
+    out = work / "scored"
+    res = score([str(inp)], out, cfg)
+    assert res.rows == n and res.errors == 2
+    # Simulate an interruption: drop the last shard and its manifest entry, then resume.
+    manifest = json.loads((out / "manifest.json").read_text())
+    last = sorted(manifest["shards"])[-1]
+    (out / last).unlink()
+    del manifest["shards"][last]
+    manifest["complete"] = False
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    res2 = score([str(inp)], out, cfg)
+    assert res2.skipped_shards == len(manifest["shards"]) and res2.rows == n
+    res3 = score([str(inp)], out, cfg)  # complete: a no-op
+    assert res3.rows == n and res3.seconds == 0.0
+    scored = pd.read_parquet(out)
+    assert len(scored) == n
+    assert scored["id"].tolist() == [*docs["id"], "bad1", "bad2", "dup", "dup"]
+    assert scored.loc[scored["id"] == "bad1", "error"].item() == "text is missing, not a string"
+    assert scored["model_version"].unique().tolist() == [res.model_version]
+    ok = scored[scored["error"].isna()]
+    assert ok["primary_frame"].notna().all()
+    assert set(ok["stance_nato"]) <= {"favor", "against", "neutral", "not_mentioned"}
+
+
+def test_scoring_refuses_unknown_models_and_other_versions(flow) -> None:
+    work = flow["work"]
+    with pytest.raises(ScoreError, match="not found"):
+        score(
+            [str(work / "documents.parquet")],
+            work / "x",
+            ScoreConfig(model="models:/mediaframe@nope"),
+        )
+    with pytest.raises(ScoreError, match="registry URIs"):
+        score([str(work / "documents.parquet")], work / "x", ScoreConfig(model="runs:/abc/m"))
+    out = work / "scored-v"
+    score([str(work / "documents.parquet")], out, ScoreConfig(model="models:/mediaframe/1"))
+    with pytest.raises(ScoreError, match="--restart"):
+        score([str(work / "documents.parquet")], out, ScoreConfig(model="models:/mediaframe/2"))
+
+
+def test_pyfunc_loads_in_a_fresh_process_outside_the_checkout(flow, tmp_path: Path) -> None:
+    code = (
+        "import mlflow, pandas as pd, sys\n"
+        "m = mlflow.pyfunc.load_model('models:/mediaframe@champion')\n"
+        "out = m.predict(pd.DataFrame({'id': ['a'], 'text': ['NATO troops held drills "
+        "near the border as Moscow condemned the provocation.'], 'title': ['Drills']}))\n"
+        "print(out.loc[0, 'stance_nato'], out.loc[0, 'stance_russia'], "
+        "out.loc[0, 'primary_frame'])\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": flow["uri"], "PYTHONPATH": ""}
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    nato, russia, primary = res.stdout.split()[-3:]
+    assert nato in {"favor", "against", "neutral"} and russia in {"favor", "against", "neutral"}
+    assert primary
+
+
+def test_a_failing_stage_leaves_its_run_failed(flow) -> None:
+    cfg = TrainConfig(
+        task="frames",
+        labels=str(flow["work"] / "labels.parquet"),
+        documents=str(flow["work"] / "documents.parquet"),
+        splits=str(flow["tmp"] / "missing.json"),
+    )
+    with pytest.raises(TrainDataError, match=r"missing\.json"):
+        run_train(cfg, "baseline")
+    bad = flow["tmp"] / "no_test.json"
+    bad.write_text(json.dumps({"train": [], "dev": [], "test": []}))
+    with pytest.raises(TrainDataError, match="no gold documents in the test split"):
+        run_train(cfg.model_copy(update={"splits": str(bad)}), "baseline")
