@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/mediaframe run --config configs/run.yaml
 
+# pytest exits 5 when it collects no test: a suite that runs nothing proves nothing.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -ra tests
+	@$(BIN)/python -m pytest -q -ra tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check labeling models pipelines tests bench

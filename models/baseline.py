@@ -22,7 +22,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from models.base import MetricLogger, TextModel
-from models.data import Examples, TargetWindows, TaskSpec
+from models.data import Examples, PolarityCues, TargetWindows, TaskSpec
 from pipelines.config import BaselineConfig
 
 
@@ -61,6 +61,7 @@ class BaselineModel(TextModel):
         self.estimators: list = []  # multiclass: one; multi-label: one per label (or None)
         self.constant: dict[int, float] = {}
         self.windows = TargetWindows(spec, self.cfg.target_window)
+        self.cues = PolarityCues(spec.cue_lexicon) if spec.cue_lexicon else None
 
     # ------------------------------------------------------------------ features
     def _frame(self, texts: list[str], targets: list[str] | None) -> pd.DataFrame:
@@ -69,6 +70,12 @@ class BaselineModel(TextModel):
             tg = targets or [""] * len(texts)
             df["target"] = [self.spec.target_text(t) for t in tg]
             df["window"] = [self.windows(x, t) for x, t in zip(texts, tg, strict=True)]
+            if self.spec.cue_lexicon:
+                counts = np.array([self.cues(w) for w in df["window"]], dtype=float)
+                counts = counts.reshape(len(df), 2)
+                df["cue_favor"] = np.log1p(counts[:, 0])
+                df["cue_against"] = np.log1p(counts[:, 1])
+                df["cue_net"] = np.sign(counts[:, 0] - counts[:, 1])
         return df
 
     def _make_features(self) -> ColumnTransformer:
@@ -77,7 +84,10 @@ class BaselineModel(TextModel):
             parts.append(("text", _text_features(self.cfg), "text"))
         if self.spec.pair:
             parts.append(("window", _tfidf(self.cfg), "window"))
-            parts.append(("target", _tfidf(self.cfg, 5000), "target"))
+            if self.cfg.target_features:
+                parts.append(("target", _tfidf(self.cfg, 5000), "target"))
+            if self.spec.cue_lexicon:
+                parts.append(("cues", "passthrough", ["cue_favor", "cue_against", "cue_net"]))
         return ColumnTransformer(parts, sparse_threshold=1.0, n_jobs=1)
 
     def _classifier(self, C: float | None = None):

@@ -28,6 +28,9 @@ class TaskSpec:
     pair: bool = False
     target_names: dict[str, str] = field(default_factory=dict)
     target_aliases: dict[str, list[str]] = field(default_factory=dict)
+    # Optional polarity cues ({"favor": [...], "against": [...], "negations": [...]}):
+    # outlet-independent evidence of stance near the target, used as features.
+    cue_lexicon: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2:
@@ -118,3 +121,32 @@ class TargetWindows:
             }
         )
         return " ".join(sents[j] for j in keep)
+
+
+class PolarityCues:
+    """Counts of favor and against cues in a text, a negation before a cue flipping it."""
+
+    def __init__(self, lexicon: dict[str, list[str]]) -> None:
+        self.matcher = CueMatcher(
+            {"favor": lexicon.get("favor", []), "against": lexicon.get("against", [])}, "cues"
+        )
+        neg = [n for n in lexicon.get("negations", [])]
+        from labeling.codebook import cue_to_regex
+
+        self.negation = (
+            re.compile("|".join(f"(?i:{cue_to_regex(n, 'negations')})" for n in neg))
+            if neg
+            else None
+        )
+
+    def __call__(self, text: str) -> tuple[int, int]:
+        fav = ag = 0
+        for pol, m in self.matcher.finditer(text):
+            before = text[max(0, m.start() - 30) : m.start()]
+            if self.negation is not None and self.negation.search(before):
+                pol = "against" if pol == "favor" else "favor"
+            if pol == "favor":
+                fav += 1
+            else:
+                ag += 1
+        return fav, ag

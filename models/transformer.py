@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from models.base import MetricLogger, TextModel
-from models.data import Examples, TaskSpec
+from models.data import Examples, TargetWindows, TaskSpec
 from models.encoder import mean_pool, pick_device, resolve_model_path, set_threads
 from pipelines.config import TransformerConfig
 from pipelines.progress import bar
@@ -79,6 +79,7 @@ class TransformerModel(TextModel):
         self.tokenizer = None
         self.device = "cpu"
         self.history: list[dict[str, float]] = []
+        self.windows = TargetWindows(spec, self.cfg.target_window)
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -110,6 +111,10 @@ class TransformerModel(TextModel):
         first = (
             [self.spec.target_text(t) for t in targets] if (self.spec.pair and targets) else None
         )
+        if first and targets and self.cfg.pair_input == "window":
+            # Only the sentences around the target's mentions: where stance toward it is
+            # said, and far shorter than the article; the article when none is found.
+            texts = [self.windows(x, t) or x for x, t in zip(texts, targets, strict=True)]
         bodies = [
             self._shorten(t, f) for t, f in zip(texts, first or [None] * len(texts), strict=True)
         ]
@@ -200,7 +205,7 @@ class TransformerModel(TextModel):
         state = {
             "epoch": 0,
             "step": 0,
-            "best": -1.0,
+            "best": float("-inf"),
             "bad_epochs": 0,
             "batch": 0,
             "order": None,
@@ -275,13 +280,18 @@ class TransformerModel(TextModel):
         self._seed = v
 
     def _dev_metrics(self, dev: Examples, probs: np.ndarray) -> dict[str, float]:
+        """Dev loss decides early stopping: F1 at a fixed 0.5 threshold is flat at zero for
+        the first epochs of a many-label head and would stop training before it learns."""
         from sklearn.metrics import f1_score
 
+        p = np.clip(probs, 1e-7, 1 - 1e-7)
         if self.spec.kind == "multilabel":
+            loss = float(-(dev.y * np.log(p) + (1 - dev.y) * np.log(1 - p)).mean())
             f = f1_score(dev.y, (probs >= 0.5).astype(int), average="micro", zero_division=0)
-            return {"dev_micro_f1": float(f), "dev_score": float(f)}
+            return {"dev_loss": loss, "dev_micro_f1": float(f), "dev_score": -loss}
+        loss = float(-np.log(p[np.arange(len(dev.y)), dev.y]).mean())
         f = f1_score(dev.y, probs.argmax(axis=1), average="macro", zero_division=0)
-        return {"dev_macro_f1": float(f), "dev_score": float(f)}
+        return {"dev_loss": loss, "dev_macro_f1": float(f), "dev_score": -loss}
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, d: Path, opt, sched, gen, state) -> None:

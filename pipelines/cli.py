@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*Found extra inputs in the model input.*")
     from pipelines.config import ConfigError
 
+    _quiet_libraries()
+
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -183,6 +185,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"mediaframe {args.stage}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for our progress bars and summaries, not library chatter."""
+    import logging
+
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    logging.getLogger("mlflow.models.utils").setLevel(logging.ERROR)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -74,6 +74,7 @@ class BaselineConfig(Strict):
     class_weight: Literal["balanced"] | None = "balanced"
     target_window: int = Field(1, ge=0, description="sentences around a target mention")
     pair_full_text: bool = Field(True, description="pairs: also use the whole text's n-grams")
+    target_features: bool = Field(True, description="pairs: n-grams of the target itself")
     cv_search: bool = False
     cv_grid_C: list[float] = [0.5, 2.0, 8.0]
     n_jobs: int = 2
@@ -91,6 +92,10 @@ class TransformerConfig(Strict):
         }
     )
     max_length: int = Field(256, ge=16, le=4096)
+    pair_input: Literal["full", "window"] = Field(
+        "full", description="pairs: read the whole text, or only sentences near the target"
+    )
+    target_window: int = Field(1, ge=0, description="sentences around a mention (window)")
     long_text: Literal["head_tail", "head"] = "head_tail"
     head_fraction: float = Field(0.5, ge=0, le=1)
     epochs: int = Field(3, ge=1)

@@ -146,6 +146,11 @@ def build_stance(cfg: TrainConfig) -> TaskData:
         pair=True,
         target_names={k: t.name for k, t in stance.targets.items()},
         target_aliases={k: t.aliases for k, t in stance.targets.items()},
+        cue_lexicon={
+            "favor": stance.favor_cues,
+            "against": stance.against_cues,
+            "negations": stance.negations,
+        },
     )
 
     def examples(d: pd.DataFrame) -> Examples:
