@@ -270,13 +270,6 @@ def stance_functions(cues: StanceCues) -> list[LabelingFunction]:
             return neu
         return ABSTAIN
 
-    def balanced(doc: Doc, target: str) -> int:
-        t = cues.analyse(doc, target)["tally"]
-        f, a = t["favor"], t["against"]
-        if f >= 2 and a >= 2 and abs(f - a) <= 1:
-            return neu
-        return ABSTAIN
-
     return [
         LabelingFunction("stance:mention_sentence", "stance", by_margin("", 1)),
         LabelingFunction("stance:mention_sentence_strong", "stance", by_margin("", 3)),
@@ -285,5 +278,4 @@ def stance_functions(cues: StanceCues) -> list[LabelingFunction]:
         LabelingFunction("stance:quoted", "stance", by_margin("quote_", 1)),
         LabelingFunction("stance:title", "stance", by_margin("title_", 1)),
         LabelingFunction("stance:passing_mention", "stance", neutral_mention),
-        LabelingFunction("stance:balanced", "stance", balanced),
     ]

@@ -9,7 +9,7 @@ stance target), free text (a headline, as in FNC-1) or a marked span inside the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -39,14 +39,7 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r} has duplicate labels: {self.labels}")
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "labels": self.labels,
-            "pair": self.pair,
-            "target_names": self.target_names,
-            "target_aliases": self.target_aliases,
-        }
+        return asdict(self)  # every field: a saved model must rebuild exactly this spec
 
     @classmethod
     def from_dict(cls, d: dict) -> TaskSpec:

@@ -164,7 +164,9 @@ class TransformerModel(TextModel):
                 logits, y.float(), reduction="none"
             ).mean(dim=1)
         else:
-            loss = nn.functional.cross_entropy(logits, y.long(), reduction="none")
+            loss = nn.functional.cross_entropy(
+                logits, y.long(), weight=self.class_weights, reduction="none"
+            )
         return (loss * w).sum() / w.sum().clamp(min=1e-9)
 
     def fit(
@@ -184,6 +186,11 @@ class TransformerModel(TextModel):
         enc = self.encode(train.texts, train.targets)
         dev_enc = self.encode(dev.texts, dev.targets) if dev is not None and len(dev) else None
         y = torch.tensor(train.y)
+        self.class_weights = None
+        if self.spec.kind == "multiclass" and cfg.class_weight == "balanced":
+            counts = np.bincount(train.y, minlength=len(self.spec.labels)).astype(float)
+            weights = len(train.y) / (len(counts) * np.maximum(counts, 1))
+            self.class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
         w = torch.tensor(
             train.weights if train.weights is not None else np.ones(len(train)), dtype=torch.float32
         )
@@ -280,8 +287,10 @@ class TransformerModel(TextModel):
         self._seed = v
 
     def _dev_metrics(self, dev: Examples, probs: np.ndarray) -> dict[str, float]:
-        """Dev loss decides early stopping: F1 at a fixed 0.5 threshold is flat at zero for
-        the first epochs of a many-label head and would stop training before it learns."""
+        """What early stopping watches: dev loss for multi-label (F1 at a fixed 0.5 threshold
+        is flat at zero for the first epochs of a many-label head and would stop training
+        before it learns), dev macro-F1 for multiclass (loss favours a timid model that
+        predicts the majority class)."""
         from sklearn.metrics import f1_score
 
         p = np.clip(probs, 1e-7, 1 - 1e-7)
@@ -291,7 +300,7 @@ class TransformerModel(TextModel):
             return {"dev_loss": loss, "dev_micro_f1": float(f), "dev_score": -loss}
         loss = float(-np.log(p[np.arange(len(dev.y)), dev.y]).mean())
         f = f1_score(dev.y, probs.argmax(axis=1), average="macro", zero_division=0)
-        return {"dev_loss": loss, "dev_macro_f1": float(f), "dev_score": -loss}
+        return {"dev_loss": loss, "dev_macro_f1": float(f), "dev_score": float(f)}
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, d: Path, opt, sched, gen, state) -> None:

@@ -106,6 +106,9 @@ class TransformerConfig(Strict):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     freeze_encoder: bool = False
+    class_weight: Literal["balanced"] | None = Field(
+        "balanced", description="multiclass: weight classes inversely to their frequency"
+    )
     patience: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1, description="optimizer steps between checkpoints")
     checkpoint_dir: str = "runs/checkpoints"

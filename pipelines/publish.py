@@ -153,6 +153,13 @@ def per_doc_scores(pred: pd.DataFrame, test: pd.DataFrame, frames: list[str], ta
     return metric
 
 
+def input_schema():
+    """``text`` is required; ``id``, ``title``, ``source``, ``date``, ``url`` are optional."""
+    from mlflow.types import ColSpec, Schema
+
+    return Schema([ColSpec("string", c, required=(c == "text")) for c in INPUT_COLUMNS])
+
+
 def model_card(
     frames_run: str, stance_run: str, metrics: dict[str, float], info: dict[str, Any]
 ) -> str:
@@ -269,6 +276,7 @@ def publish(cfg: PublishConfig) -> PublishResult:
             meta_path.write_text(json.dumps(meta))
             example = inputs.head(2).reset_index(drop=True)
             signature = mlflow.models.infer_signature(example, scorer.score(example))
+            signature.inputs = input_schema()
             info_model = mlflow.pyfunc.log_model(
                 name="scorer",
                 python_model=MediaframeModel(),

@@ -28,7 +28,7 @@ from pipelines import tracking
 from pipelines.config import ScoreConfig
 from pipelines.progress import bar
 
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"  # a leading _ keeps Parquet readers of the folder off it
 
 
 class ScoreError(RuntimeError):
@@ -119,9 +119,33 @@ def _read(f: Path, size: int) -> Iterator[pd.DataFrame]:
         for batch in pf.iter_batches(batch_size=size):
             yield batch.to_pandas()
     elif suf in (".jsonl", ".json"):
-        yield from pd.read_json(f, lines=True, chunksize=size, dtype=False)
+        yield from pd.read_json(f, lines=True, chunksize=size, dtype=False, convert_dates=False)
     else:
         yield from pd.read_csv(f, chunksize=size, dtype=str, keep_default_na=True)
+
+
+def normalise_input(chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Strings in, whatever the file held: metadata cast to str, non-string text set aside.
+
+    The signature types every input column as a string, so one number in the text column
+    would fail the whole chunk; instead that row is scored as missing and gets an error.
+    """
+    from models.scorer import INPUT_COLUMNS
+
+    out = chunk.reset_index(drop=True).copy()
+    bad: dict[int, str] = {}
+    if "text" in out.columns:
+        for i, v in out["text"].items():
+            if v is not None and not isinstance(v, str) and not (isinstance(v, float) and v != v):
+                bad[int(i)] = type(v).__name__
+        out.loc[list(bad), "text"] = None
+        out["text"] = out["text"].astype(object).where(out["text"].notna(), None)
+    for c in INPUT_COLUMNS:
+        if c != "text" and c in out.columns:
+            out[c] = [
+                None if v is None or (isinstance(v, float) and v != v) else str(v) for v in out[c]
+            ]
+    return out, bad
 
 
 class OutputLock:
@@ -158,9 +182,23 @@ def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _write_shard(df: pd.DataFrame, path: Path) -> None:
+def output_schema(model) -> pa.Schema:
+    """One Arrow schema for every shard, from the model's own codebook and targets, so a
+    chunk whose dates are all missing is not typed differently from the next one."""
+    from labeling.schema import arrow_schema
+
+    scorer = model.unwrap_python_model().scorer
+    return arrow_schema(
+        scorer.frames.spec.labels,
+        scorer.targets,
+        scorer.stance.spec.labels,
+        {"model_version": pa.string(), "error": pa.string()},
+    )
+
+
+def _write_shard(df: pd.DataFrame, path: Path, schema: pa.Schema) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+    pq.write_table(pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False), tmp)
     os.replace(tmp, path)
 
 
@@ -230,9 +268,13 @@ def score(
                 continue
             if model is None:
                 model = mlflow.pyfunc.load_model(pinned)
-            result = model.predict(chunk)
+                schema = output_schema(model)
+            clean, bad = normalise_input(chunk)
+            result = model.predict(clean)
+            for i, kind in bad.items():
+                result.loc[i, "error"] = f"text is {kind}, not a string"
             result["model_version"] = version
-            _write_shard(result, out / name)
+            _write_shard(result, out / name, schema)
             n_err = int(result["error"].notna().sum())
             done[name] = {"rows": len(result), "errors": n_err}
             _write_json_atomic(manifest, manifest_path)

@@ -202,7 +202,11 @@ def git_commit() -> str:
 
 def log_dataset(df, source: str, name: str, context: str) -> None:
     """Record a DataFrame as an MLflow dataset input (lineage), with a content digest."""
-    ds = mlflow.data.from_pandas(df, source=source, name=name)
+    import warnings
+
+    with warnings.catch_warnings():  # MLflow cannot tell two local source kinds apart
+        warnings.simplefilter("ignore")
+        ds = mlflow.data.from_pandas(df, source=source, name=name)
     mlflow.log_input(ds, context=context)
 
 

@@ -156,13 +156,15 @@ def test_first_version_is_champion_and_a_worse_one_is_challenger(flow) -> None:
     client = mlflow.MlflowClient()
     assert flow["first"].alias == "champion"
     champ = client.get_model_version_by_alias("mediaframe", "champion")
-    assert champ.version == flow["first"].version
+    assert str(champ.version) == flow["first"].version
     assert champ.tags["git_commit"] and champ.tags["data_digest"]
     # Publishing the same models again cannot beat the champion by a margin.
     pcfg = flow["pcfg"].model_copy(update={"margin": 0.01})
     second = publish(pcfg)
     assert second.alias == "challenger" and "does not beat" in second.reason
-    assert client.get_model_version_by_alias("mediaframe", "champion").version == champ.version
+    assert str(client.get_model_version_by_alias("mediaframe", "champion").version) == str(
+        champ.version
+    )
     assert (
         client.get_model_version("mediaframe", second.version).tags["gate"].startswith("challenger")
     )
@@ -189,12 +191,12 @@ def test_batch_scoring_resumes_and_is_idempotent(flow) -> None:
     res = score([str(inp)], out, cfg)
     assert res.rows == n and res.errors == 2
     # Simulate an interruption: drop the last shard and its manifest entry, then resume.
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "_manifest.json").read_text())
     last = sorted(manifest["shards"])[-1]
     (out / last).unlink()
     del manifest["shards"][last]
     manifest["complete"] = False
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "_manifest.json").write_text(json.dumps(manifest))
     res2 = score([str(inp)], out, cfg)
     assert res2.skipped_shards == len(manifest["shards"]) and res2.rows == n
     res3 = score([str(inp)], out, cfg)  # complete: a no-op
@@ -255,6 +257,7 @@ def test_a_failing_stage_leaves_its_run_failed(flow) -> None:
         labels=str(flow["work"] / "labels.parquet"),
         documents=str(flow["work"] / "documents.parquet"),
         splits=str(flow["tmp"] / "missing.json"),
+        codebook=str(flow["root"] / "configs/codebooks/mfc.yaml"),
     )
     with pytest.raises(TrainDataError, match=r"missing\.json"):
         run_train(cfg, "baseline")

@@ -59,6 +59,11 @@ STANCE = TaskSpec(
     pair=True,
     target_names={"nato": "NATO", "russia": "Russia"},
     target_aliases={"nato": ["NATO"], "russia": ["Russia"]},
+    cue_lexicon={
+        "favor": ["prais*", "reliable"],
+        "against": ["accus*", "blam*"],
+        "negations": ["not"],
+    },
 )
 
 
@@ -105,6 +110,17 @@ def tiny(**kw) -> TransformerConfig:
 
 
 @pytest.mark.slow
+def test_pair_bundle_with_cue_features_round_trips(tmp_path: Path) -> None:
+    m = BaselineModel(STANCE, BaselineConfig(pair_full_text=False, target_features=False))
+    data = stance_data()
+    m.fit(data)
+    ModelBundle(m).save(tmp_path / "s")
+    back = ModelBundle.load(tmp_path / "s")
+    assert back.spec == STANCE
+    p = back.predict_proba(data.texts[:6], data.targets[:6])
+    assert np.allclose(p, m.predict_proba(data.texts[:6], data.targets[:6]))
+
+
 def test_tiny_transformer_trains_saves_and_loads(tmp_path: Path) -> None:
     m = TransformerModel(STANCE, tiny(epochs=8))
     data = stance_data()
