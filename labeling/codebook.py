@@ -60,6 +60,22 @@ def _load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _keyed_section(data: dict[str, Any], section: str, what: str, path: str):
+    """(key, spec, "file: line N: what 'key'") for each snake_case key of a section."""
+    lines = data.get("__lines__", {})
+    raw = data.get(section)
+    if not isinstance(raw, dict) or not [k for k in raw if k != "__lines__"]:
+        raise CodebookError(f"{path}: line {lines.get(section, 1)}: needs a '{section}:' mapping")
+    klines = raw.get("__lines__", {})
+    for key, spec in raw.items():
+        if key == "__lines__":
+            continue
+        where = f"{path}: line {klines.get(key, '?')}: {what} {key!r}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(key)):
+            raise CodebookError(f"{where}: keys must be snake_case")
+        yield key, spec, where
+
+
 def cue_to_regex(cue: str, where: str) -> str:
     """Turn one cue into a regex fragment: phrase on word boundaries, * = word ending."""
     cue = str(cue).strip()
@@ -154,18 +170,8 @@ class Codebook:
 
 def load_codebook(path: str | Path) -> Codebook:
     data = _load_yaml(path)
-    lines = data.get("__lines__", {})
-    frames_raw = data.get("frames")
-    if not isinstance(frames_raw, dict) or not [k for k in frames_raw if k != "__lines__"]:
-        raise CodebookError(f"{path}: line {lines.get('frames', 1)}: needs a 'frames:' mapping")
-    flines = frames_raw.get("__lines__", {})
     frames: dict[str, Frame] = {}
-    for key, spec in frames_raw.items():
-        if key == "__lines__":
-            continue
-        where = f"{path}: line {flines.get(key, '?')}: frame {key!r}"
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(key)):
-            raise CodebookError(f"{where}: keys must be snake_case")
+    for key, spec, where in _keyed_section(data, "frames", "frame", str(path)):
         if not isinstance(spec, dict):
             raise CodebookError(f"{where}: must be a mapping with definition and cues")
         cues = spec.get("cues") or []
@@ -231,18 +237,8 @@ def load_stance(path: str | Path) -> StanceSpec:
 
 
 def stance_from_dict(data: dict[str, Any], path: str) -> StanceSpec:
-    lines = data.get("__lines__", {})
-    targets_raw = data.get("targets")
-    if not isinstance(targets_raw, dict) or not [k for k in targets_raw if k != "__lines__"]:
-        raise CodebookError(f"{path}: line {lines.get('targets', 1)}: needs a 'targets:' mapping")
-    tlines = targets_raw.get("__lines__", {})
     targets: dict[str, Target] = {}
-    for key, spec in targets_raw.items():
-        if key == "__lines__":
-            continue
-        where = f"{path}: line {tlines.get(key, '?')}: target {key!r}"
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(key)):
-            raise CodebookError(f"{where}: keys must be snake_case")
+    for key, spec, where in _keyed_section(data, "targets", "target", path):
         aliases = (spec or {}).get("aliases") or []
         if not aliases:
             raise CodebookError(f"{where}: needs at least one alias")

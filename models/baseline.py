@@ -122,16 +122,23 @@ class BaselineModel(TextModel):
                 clf.fit(F, train.y, sample_weight=w)
                 self.estimators = [clf]
             else:
-                self.estimators = []
-                for j in range(len(self.spec.labels)):
+                from joblib import Parallel, delayed
+
+                def fit_one(j: int):
                     yj = train.y[:, j]
                     if yj.min() == yj.max():  # no positive (or no negative) example
-                        self.constant[j] = float(yj.max())
-                        self.estimators.append(None)
-                        continue
-                    clf = self._classifier(C)
-                    clf.fit(F, yj, sample_weight=w)
-                    self.estimators.append(clf)
+                        return None
+                    return self._classifier(C).fit(F, yj, sample_weight=w)
+
+                # liblinear releases the GIL: threads share the feature matrix, no copies.
+                self.estimators = Parallel(n_jobs=self.cfg.n_jobs, prefer="threads")(
+                    delayed(fit_one)(j) for j in range(len(self.spec.labels))
+                )
+                self.constant = {
+                    j: float(train.y[:, j].max())
+                    for j, e in enumerate(self.estimators)
+                    if e is None
+                }
 
     def _search_C(self, F, train: Examples) -> float:
         """Cross-validated C, folds grouped by source so an outlet never sits on both sides."""

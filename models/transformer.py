@@ -194,9 +194,13 @@ class TransformerModel(TextModel):
         w = torch.tensor(
             train.weights if train.weights is not None else np.ones(len(train)), dtype=torch.float32
         )
+        frozen = None
         if cfg.freeze_encoder:
+            # The encoder never changes, so each text is encoded once, up front, and the
+            # epochs train only the head on those vectors.
             for p in self.net.encoder.parameters():
                 p.requires_grad = False
+            frozen = self._embed_all(enc)
         head_params = list(self.net.head.parameters())
         enc_params = [p for p in self.net.encoder.parameters() if p.requires_grad]
         groups = [{"params": head_params, "lr": cfg.head_lr}]
@@ -233,9 +237,15 @@ class TransformerModel(TextModel):
             running = 0.0
             for b in range(state["batch"], len(batches)):
                 idx = batches[b]
-                ids, mask, types = self._batch(enc, idx)
-                logits = self.net(ids, mask, types)
-                loss = self._loss(logits, y[idx].to(self.device), w[idx].to(self.device))
+                with torch.autocast(self.device, enabled=self.device == "cuda"):
+                    if frozen is not None:
+                        logits = self.net.head(self.net.dropout(frozen[idx]))
+                    else:
+                        ids, mask, types = self._batch(enc, idx)
+                        logits = self.net(ids, mask, types)
+                    loss = self._loss(
+                        logits.float(), y[idx].to(self.device), w[idx].to(self.device)
+                    )
                 (loss / cfg.grad_accum).backward()
                 running += loss.item()
                 if (b + 1) % cfg.grad_accum == 0 or b + 1 == len(batches):
@@ -337,6 +347,19 @@ class TransformerModel(TextModel):
         return ck["state"]
 
     # ------------------------------------------------------------------ inference
+    def _embed_all(self, enc: Encoded) -> torch.Tensor:
+        """Pooled encoder output for every text, length-sorted batches, no gradients."""
+        assert self.net is not None
+        self.net.eval()
+        n = len(enc.input_ids)
+        order = sorted(range(n), key=lambda i: len(enc.input_ids[i]))
+        out = torch.zeros((n, self.net.encoder.config.hidden_size), device=self.device)
+        with torch.inference_mode():
+            for s in range(0, n, self.cfg.eval_batch_size):
+                idx = order[s : s + self.cfg.eval_batch_size]
+                out[idx] = self.net.embed(*self._batch(enc, idx)).float()
+        return out.clone()  # a normal tensor: inference tensors cannot enter autograd
+
     def _predict_encoded(self, enc: Encoded) -> np.ndarray:
         assert self.net is not None
         self.net.eval()
@@ -344,7 +367,8 @@ class TransformerModel(TextModel):
         order = sorted(range(n), key=lambda i: len(enc.input_ids[i]))
         out = np.zeros((n, len(self.spec.labels)), dtype=np.float64)
         bs = self.cfg.eval_batch_size
-        with torch.inference_mode():
+        amp = torch.autocast(self.device, enabled=self.device == "cuda")  # fp16 where it exists
+        with torch.inference_mode(), amp:
             for s in range(0, n, bs):
                 idx = order[s : s + bs]
                 ids, mask, types = self._batch(enc, idx)

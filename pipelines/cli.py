@@ -210,12 +210,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _ui(args)
     uri = tracking.configure(args.tracking_uri)
     if args.stage == "ingest":
-        from pipelines.ingest import ingest
+        from pipelines.ingest import ingest, log_ingest_run
 
         cfg = C.load_config(C.IngestConfig, _cfg_path(args.config), args.set)
         if not args.input or not args.output:
             raise ValueError("ingest needs --input PATH... and --output DIR")
         rep = ingest(args.input, args.output, cfg)
+        log_ingest_run(rep, args.output)
         print(json.dumps({k: v for k, v in rep.to_json().items() if k != "errors"}, indent=1))
         if rep.errors:
             print(f"{len(rep.errors)} row/file problems (first 10):", file=sys.stderr)

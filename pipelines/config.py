@@ -115,6 +115,9 @@ class TransformerConfig(Strict):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     threads: int | None = None
     eval_batch_size: int = Field(64, ge=1)
+    stop_after_steps: int | None = Field(
+        None, ge=1, description="checkpoint and stop after N optimiser steps (time-boxed runs)"
+    )
 
 
 class TrainConfig(Strict):
@@ -259,8 +262,12 @@ def load_config(
 
 
 def config_hash(cfg: BaseModel) -> str:
+    """Hash of what determines a result; a stop step does not, so a resumed run matches."""
     import hashlib
     import json
 
-    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()
+    data = cfg.model_dump(mode="json")
+    if isinstance(data.get("transformer"), dict):
+        data["transformer"].pop("stop_after_steps", None)
+    blob = json.dumps(data, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

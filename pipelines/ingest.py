@@ -414,6 +414,31 @@ def ingest(inputs: list[str | Path], output: str | Path, cfg: IngestConfig) -> I
     return report
 
 
+def log_ingest_run(report: IngestReport, output: str | Path) -> None:
+    """One MLflow run per ingest: counts, the report, and the corpus as a dataset."""
+    import mlflow
+
+    from pipelines import tracking
+
+    out = Path(output)
+    df = pd.read_parquet(
+        out / "documents.parquet", columns=["id", "source_id", "title", "source", "date", "lang"]
+    )
+    tags = tracking.base_tags("ingest", data_digest=tracking.frame_digest(df))
+    with tracking.stage_run("ingest", "ingest", tags):
+        mlflow.log_params({"n_files": len(report.files), "output": str(out)})
+        mlflow.log_metrics(
+            {
+                "rows_read": report.rows_read,
+                "articles_found": report.articles_found,
+                "documents_out": report.documents_out,
+                **{f"dropped_{k}": v for k, v in report.dropped.items()},
+            }
+        )
+        mlflow.log_artifact(str(out / "ingest_report.json"))
+        tracking.log_dataset(df, str(out / "documents.parquet"), "documents", "output")
+
+
 def read_documents(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if p.is_dir():

@@ -74,6 +74,12 @@ def load_gold(
     return {r.id: r for r in rows if r.id in doc_ids and r.id not in bad}
 
 
+def _with_ci(name: str, metric, n: int, n_boot: int, seed: int) -> dict[str, float]:
+    """The metric on all items, with its bootstrap interval, under one name."""
+    lo, hi = bootstrap_ci(metric, n, n_boot, seed)
+    return {name: metric(np.arange(n)), f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+
+
 def _score_method(
     weak: WeakLabels,
     labeler: WeakLabeler,
@@ -91,16 +97,16 @@ def _score_method(
     if rows:
         yt = np.array([[int(k in gold[ids[i]].frames) for k in keys] for i in rows])
         yp = (weak.frame_probs[rows] >= threshold).astype(int)
-        m = multilabel_metrics(yt, yp, keys, warn=False)
-        out["frames_macro_f1"] = m["macro_f1"]
-        out["frames_micro_f1"] = m["micro_f1"]
-        lo, hi = bootstrap_ci(
-            lambda idx: multilabel_metrics(yt[idx], yp[idx], keys, warn=False)["macro_f1"],
-            len(rows),
-            n_boot,
-            seed,
+        out["frames_micro_f1"] = multilabel_metrics(yt, yp, keys, warn=False)["micro_f1"]
+        out.update(
+            _with_ci(
+                "frames_macro_f1",
+                lambda idx: multilabel_metrics(yt[idx], yp[idx], keys, warn=False)["macro_f1"],
+                len(rows),
+                n_boot,
+                seed,
+            )
         )
-        out["frames_macro_f1_ci_low"], out["frames_macro_f1_ci_high"] = lo, hi
     labels = labeler.stance.labels
     pair_index = {p: r for r, p in enumerate(weak.stance_pairs)}
     yt_s, yp_s = [], []
@@ -113,14 +119,17 @@ def _score_method(
                 yp_s.append(labels[int(np.argmax(weak.stance_probs[r]))])
     if yt_s:
         yt_a, yp_a = np.array(yt_s, dtype=object), np.array(yp_s, dtype=object)
-        out["stance_macro_f1"] = multiclass_metrics(yt_a, yp_a, labels, warn=False)["macro_f1"]
-        lo, hi = bootstrap_ci(
-            lambda idx: multiclass_metrics(yt_a[idx], yp_a[idx], labels, warn=False)["macro_f1"],
-            len(yt_s),
-            n_boot,
-            seed,
+        out.update(
+            _with_ci(
+                "stance_macro_f1",
+                lambda idx: multiclass_metrics(yt_a[idx], yp_a[idx], labels, warn=False)[
+                    "macro_f1"
+                ],
+                len(yt_s),
+                n_boot,
+                seed,
+            )
         )
-        out["stance_macro_f1_ci_low"], out["stance_macro_f1_ci_high"] = lo, hi
     return out
 
 

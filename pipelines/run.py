@@ -26,7 +26,7 @@ def _step(name: str) -> None:
 
 
 def compare_families(
-    summaries: list[dict[str, Any]], task: str, labels: list[str], cfg_train, n_boot: int, seed: int
+    summaries: list[dict[str, Any]], task: str, cfg_train, n_boot: int, seed: int
 ) -> dict[str, float] | None:
     """Paired bootstrap of baseline vs transformer on the same gold test items."""
     runs = {s["model"]: s for s in summaries if s["task"] == task}
@@ -64,7 +64,7 @@ def compare_families(
 
 
 def run_all(cfg: RunConfig) -> dict[str, Any]:
-    from pipelines.ingest import ingest
+    from pipelines.ingest import ingest, log_ingest_run
     from pipelines.label import run_label
     from pipelines.publish import publish
     from pipelines.score import log_score_run, score
@@ -89,10 +89,7 @@ def run_all(cfg: RunConfig) -> dict[str, Any]:
             f"    {rep.rows_read} rows/files read, {rep.articles_found} articles found, "
             f"{rep.documents_out} documents out; dropped {dict(rep.dropped)}"
         )
-        mlflow.log_metrics(
-            {"ingest_documents": rep.documents_out, "ingest_dropped": sum(rep.dropped.values())}
-        )
-        mlflow.log_artifact(str(work / "ingest_report.json"))
+        log_ingest_run(rep, work)
 
         _step("label")
         t = time.perf_counter()

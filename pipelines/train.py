@@ -222,6 +222,7 @@ def fit_bundle(
             log=log,
             checkpoint_dir=checkpoint_dir,  # type: ignore[call-arg]
             resume_from=resume_from,
+            stop_after_steps=cfg.transformer.stop_after_steps,
         )
     else:
         model.fit(data.train, data.dev, log=log)
@@ -287,6 +288,13 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
     codebook = load_codebook(cfg.codebook).name
     tags = tracking.base_tags("train", cfg.task, family, codebook, data.digest)
     out_dir = Path(cfg.output) / f"{cfg.task}-{family}"
+    resume_run, resume_dir = (None, None)
+    if family == "transformer":
+        tracking.mark_stale_runs(cfg.task)
+        resume_run, resume_dir = find_resumable(cfg, family, data.digest)
+    if resume_run:
+        tags["mediaframe.resumed_from"] = resume_run
+        print(f"resuming from the last checkpoint of run {resume_run}: {resume_dir}")
     with tracking.stage_run(cfg.task, f"{cfg.task}-{family}", tags) as run:
         mlflow.log_params(_flat_params(cfg, family))
         mlflow.log_params(
@@ -309,7 +317,7 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
 
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
-        bundle = fit_bundle(data, family, cfg, log=log, checkpoint_dir=ckpt)
+        bundle = fit_bundle(data, family, cfg, log=log, checkpoint_dir=ckpt, resume_from=resume_dir)
         train_seconds = time.perf_counter() - t0
         bundle.info.update(
             {
@@ -343,6 +351,30 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
             "bundle": str(out_dir),
         }
     return summary
+
+
+def find_resumable(cfg: TrainConfig, family: str, digest: str) -> tuple[str | None, str | None]:
+    """The newest FAILED or KILLED run of this config and data that left a checkpoint."""
+    exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[cfg.task])
+    if exp is None:
+        return None, None
+    runs = mlflow.search_runs(
+        [exp.experiment_id],
+        filter_string=(
+            f"tags.`mediaframe.config_hash` = '{_hash(cfg)}' and "
+            f"tags.`mediaframe.data_digest` = '{digest}' and "
+            f"tags.`mediaframe.model` = '{family}'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    for r in runs:
+        if r.info.status not in ("FAILED", "KILLED"):
+            continue
+        d = Path(cfg.transformer.checkpoint_dir) / r.info.run_id
+        if (d / "checkpoint.pt").exists():
+            return r.info.run_id, str(d)
+    return None, None
 
 
 def _hash(cfg: TrainConfig) -> str:

@@ -265,3 +265,41 @@ def test_a_failing_stage_leaves_its_run_failed(flow) -> None:
     bad.write_text(json.dumps({"train": [], "dev": [], "test": []}))
     with pytest.raises(TrainDataError, match="no gold documents in the test split"):
         run_train(cfg.model_copy(update={"splits": str(bad)}), "baseline")
+
+
+def test_an_interrupted_training_run_resumes_in_a_new_tagged_run(flow) -> None:
+    from models.transformer import TrainingInterrupted
+
+    root = flow["root"]
+    base = TrainConfig(
+        task="frames",
+        labels=str(flow["work"] / "labels.parquet"),
+        documents=str(flow["work"] / "documents.parquet"),
+        output=str(flow["tmp"] / "resume-models"),
+        codebook=str(root / "configs/codebooks/mfc.yaml"),
+        gold=str(root / "data/gold/gold.jsonl"),
+        splits=str(root / "data/gold/splits.json"),
+        bootstrap=10,
+        transformer=TransformerConfig(
+            init="random",
+            max_length=32,
+            epochs=2,
+            batch_size=32,
+            threads=2,
+            checkpoint_every=100,
+            checkpoint_dir=str(flow["tmp"] / "rck"),
+        ),
+    )
+    cut = base.model_copy(deep=True)
+    cut.transformer.stop_after_steps = 2
+    with pytest.raises(TrainingInterrupted):
+        run_train(cut, "transformer")
+    exp = mlflow.get_experiment_by_name("mediaframe-frames")
+    failed = mlflow.search_runs(
+        [exp.experiment_id], filter_string="attributes.status = 'FAILED'", output_format="list"
+    )
+    assert failed
+    s = run_train(base, "transformer")
+    run = mlflow.get_run(s["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mediaframe.resumed_from"] == failed[0].info.run_id
