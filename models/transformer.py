@@ -3,8 +3,10 @@
 Multi-label gets a sigmoid head trained with BCE, multiclass a softmax head trained with
 cross-entropy; a (target, text) pair is encoded as "target [SEP] text". Long articles
 are not silently cut: ``head_tail`` keeps the first and the last tokens of the body
-(the lead states the frame, the ending often the outlet's verdict), the strategy the
-sample's long articles favoured over plain head truncation.
+(the lead states the frame, the ending often the outlet's verdict). Measured on the
+sample's frames dev split (MiniLM-L6, 256 tokens, seed 13): head_tail 0.623 micro-F1,
+head 0.622, a tie on 36 documents; head_tail stays the default because it never drops
+an article's conclusion, and ``long_text: head`` is one config value away.
 
 Training is a plain torch loop: early stopping on dev, gradient accumulation, a seed for
 everything, and checkpoints every N optimiser steps that hold model, optimiser,
@@ -115,9 +117,7 @@ class TransformerModel(TextModel):
             # Only the sentences around the target's mentions: where stance toward it is
             # said, and far shorter than the article; the article when none is found.
             texts = [self.windows(x, t) or x for x, t in zip(texts, targets, strict=True)]
-        bodies = [
-            self._shorten(t, f) for t, f in zip(texts, first or [None] * len(texts), strict=True)
-        ]
+        bodies = self._shorten_all(list(texts), first)
         enc = (
             tok(first, bodies, truncation="only_second", max_length=self.cfg.max_length)
             if first
@@ -127,13 +127,27 @@ class TransformerModel(TextModel):
         types = enc.get("token_type_ids") or [[0] * len(x) for x in ids]
         return Encoded(ids, types)
 
-    def _shorten(self, text: str, first: str | None) -> str:
+    def _shorten_all(self, texts: list[str], first: list[str] | None) -> list[str]:
+        """Cut every text to its token budget, tokenizing the batch once (fast tokenizer)."""
         tok = self.tokenizer
-        a_len = len(tok(first, add_special_tokens=False)["input_ids"]) if first else 0
-        budget = self.cfg.max_length - tok.num_special_tokens_to_add(pair=first is not None) - a_len
-        budget = max(budget, 8)
-        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = enc["offset_mapping"]
+        special = tok.num_special_tokens_to_add(pair=first is not None)
+        a_lens = (
+            [len(x) for x in tok(first, add_special_tokens=False)["input_ids"]]
+            if first
+            else [0] * len(texts)
+        )
+        offsets = tok(list(texts), add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        return [
+            self._cut(t, off, max(self.cfg.max_length - special - a, 8))
+            for t, off, a in zip(texts, offsets, a_lens, strict=True)
+        ]
+
+    def _shorten(self, text: str, first: str | None) -> str:
+        return self._shorten_all([text], [first] if first else None)[0]
+
+    def _cut(self, text: str, offsets: list[tuple[int, int]], budget: int) -> str:
         if len(offsets) <= budget:
             return text
         if self.cfg.long_text == "head":

@@ -26,7 +26,14 @@ from labeling.agreement import agreement
 from labeling.analysis import label_coverage, lf_summary, plot_summary
 from labeling.codebook import Codebook, StanceSpec, load_codebook, load_stance
 from labeling.functions import Doc
-from labeling.gold import Annotation, read_jsonl, read_splits, validate
+from labeling.gold import (
+    Annotation,
+    label_studio_config,
+    read_jsonl,
+    read_splits,
+    to_label_studio,
+    validate,
+)
 from labeling.schema import arrow_schema
 from labeling.weak import WeakLabeler, WeakLabels, to_rows
 from pipelines import tracking
@@ -234,6 +241,7 @@ def run_label(documents: str | Path, output: str | Path, cfg: LabelConfig) -> La
         codebook.keys, list(stance.targets), stance.labels, {"label_source": pa.string()}
     )
     table = pa.Table.from_pylist(rows, schema=schema)
+    export_label_studio(rows, docs, codebook, stance, out)
     _atomic_parquet(table, out / "labels.parquet")
 
     # ------------------------------------------------------------------ analysis
@@ -287,6 +295,42 @@ def run_label(documents: str | Path, output: str | Path, cfg: LabelConfig) -> La
         docs_df, out, cfg, codebook, report, lf_table, coverage, agree, scores, Path(documents)
     )
     return LabelResult(out / "labels.parquet", report, lf_table, agree)
+
+
+def export_label_studio(
+    rows: list[dict], docs: list[Doc], codebook: Codebook, stance: StanceSpec, out: Path
+) -> None:
+    """Tasks for the documents without gold, pre-annotated and most uncertain first.
+
+    Uncertainty is the mean over frames of how close the label model's probability is to
+    0.5 (1 = a coin toss everywhere), so the annotator's next hour goes where it helps most.
+    """
+    todo = []
+    for row, doc in zip(rows, docs, strict=True):
+        if row["label_source"] == "gold":
+            continue
+        probs = np.array(list(row["frame_probs"].values()))
+        uncertainty = float(1 - np.mean(np.abs(probs - 0.5)) * 2)
+        todo.append(
+            {
+                **{k: row[k] for k in row if k.startswith("stance_") and not k.endswith("_probs")},
+                "id": row["id"],
+                "title": doc.title,
+                "text": doc.text,
+                "frames": row["frames"],
+                "primary_frame": row["primary_frame"],
+                "uncertainty": uncertainty,
+            }
+        )
+    tasks = to_label_studio(
+        todo,
+        list(stance.targets),
+        f"label-model:{rows[0]['label_source']}" if rows else "label-model",
+    )
+    (out / "label_studio_tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1))
+    (out / "label_studio_config.xml").write_text(
+        label_studio_config(codebook.keys, {k: t.name for k, t in stance.targets.items()})
+    )
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:

@@ -131,6 +131,11 @@ def test_labels_follow_the_schema_and_gold_wins(flow) -> None:
     weak = df[df["label_source"] != "gold"]
     assert len(weak) == 2 and set(weak["label_source"]) <= {"majority_vote", "dawid_skene"}
     assert flow["label"].report["mention_quality"]["mention_precision"] > 0.9
+    tasks = json.loads((flow["work"] / "label_studio_tasks.json").read_text())
+    assert {t["data"]["id"] for t in tasks} == set(weak["id"])
+    scores = [t["predictions"][0]["score"] for t in tasks]
+    assert scores == sorted(scores)  # most uncertain (lowest confidence) first
+    assert 'name="stance_csto"' in (flow["work"] / "label_studio_config.xml").read_text()
 
 
 def test_runs_are_tagged_and_complete(flow) -> None:

@@ -1,0 +1,80 @@
+"""Labeling functions on real codebooks: cues, stance near mentions, failures contained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from labeling.codebook import load_codebook, load_stance
+from labeling.functions import Doc, frame_lf, stance_lf
+from labeling.weak import WeakLabeler, to_rows
+
+HOSTILE = Doc(
+    "h",
+    "NATO provocations near the border",
+    "MOSCOW, May 2. The Foreign Ministry condemned NATO's reckless drills near the "
+    "border and accused the alliance of provocations. Moscow praised the CSTO as a "
+    "reliable guarantor of security for its members.",
+)
+GRAIN = Doc(
+    "g",
+    "Grain prices rise at the market",
+    "Wheat and bread prices rose again at the regional market this week as farmers "
+    "blamed higher fuel costs. Shoppers said household budgets were stretched.",
+)
+
+
+def labeler(root: Path, codebook: str = "mfc", extra=()) -> WeakLabeler:
+    return WeakLabeler(
+        load_codebook(root / f"configs/codebooks/{codebook}.yaml"),
+        load_stance(root / "configs/stance.yaml"),
+        extra_lfs=extra,
+    )
+
+
+def test_security_and_economy_and_stance_are_recognised(root: Path) -> None:
+    lab = labeler(root)
+    docs = [HOSTILE, GRAIN]
+    mats, _ = lab.apply(docs)
+    weak = lab.aggregate(docs, mats, "majority_vote", "majority_vote")
+    import pandas as pd
+
+    rows = to_rows(pd.DataFrame({"id": ["h", "g"]}), docs, lab, weak, 0.5, "majority_vote")
+    assert rows[0]["primary_frame"] == "security_and_defense"
+    assert rows[1]["primary_frame"] == "economic"
+    assert rows[0]["stance_nato"] == "against" and rows[0]["stance_csto"] == "favor"
+    assert rows[1]["stance_nato"] == "not_mentioned" and rows[1]["stance_us"] == "not_mentioned"
+    assert any(e.startswith("stance_nato:") for e in rows[0]["evidence"])
+
+
+def test_a_raising_function_is_reported_by_name_and_dropped(root: Path) -> None:
+    @frame_lf("broken_lf", "economic")
+    def broken(doc: Doc) -> int:
+        if doc.id == "g":
+            raise KeyError("boom")
+        return 1
+
+    @stance_lf("fine_stance_lf")
+    def fine(doc: Doc, target: str) -> int:
+        return -1
+
+    lab = labeler(root, extra=[broken, fine])
+    mats, _ = lab.apply([HOSTILE, GRAIN])
+    assert lab.failed == {"broken_lf"}
+    assert lab.errors == [
+        "labeling function 'broken_lf' raised on document g: KeyError: 'boom'; dropped"
+    ]
+    econ = next(m for m in mats if m.group == "economic")
+    col = econ.names.index("broken_lf")
+    assert (econ.votes[:, col] == -1).all()  # dropped for the whole run, not just one doc
+
+
+def test_generic_codebook_works_without_code_changes(root: Path) -> None:
+    lab = labeler(root, "generic")
+    mats, _ = lab.apply([HOSTILE, GRAIN])
+    weak = lab.aggregate([HOSTILE, GRAIN], mats, "majority_vote", "majority_vote")
+    keys = lab.codebook.keys
+    assert weak.frame_probs.shape == (2, 5)
+    assert weak.frame_probs[0, keys.index("conflict")] > 0.5
+    assert np.isfinite(weak.frame_probs).all()
