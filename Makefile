@@ -34,5 +34,9 @@ lint: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/mediaframe ui
 
+# Speed and memory on this machine: tables printed, JSON in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_models.py
+
 clean:
 	rm -rf runs mlruns.db mlartifacts

@@ -131,7 +131,12 @@ class BaselineModel(TextModel):
                     return self._classifier(C).fit(F, yj, sample_weight=w)
 
                 # liblinear releases the GIL: threads share the feature matrix, no copies.
-                self.estimators = Parallel(n_jobs=self.cfg.n_jobs, prefer="threads")(
+                # scikit-learn may canonicalise a sparse matrix in place (sum duplicates,
+                # sort indices); done once here, no thread mutates what the others read.
+                F = F.tocsr()
+                F.sum_duplicates()
+                F.sort_indices()
+                self.estimators = Parallel(n_jobs=self.cfg.n_jobs, backend="threading")(
                     delayed(fit_one)(j) for j in range(len(self.spec.labels))
                 )
                 self.constant = {

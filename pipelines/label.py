@@ -104,7 +104,10 @@ def _score_method(
     if rows:
         yt = np.array([[int(k in gold[ids[i]].frames) for k in keys] for i in rows])
         yp = (weak.frame_probs[rows] >= threshold).astype(int)
-        out["frames_micro_f1"] = multilabel_metrics(yt, yp, keys, warn=False)["micro_f1"]
+        m = multilabel_metrics(yt, yp, keys, warn=False)
+        out["frames_micro_f1"] = m["micro_f1"]
+        for k, v in m["per_label"].items():
+            out[f"frame_f1:{k}"] = v["f1"]
         out.update(
             _with_ci(
                 "frames_macro_f1",
@@ -116,7 +119,7 @@ def _score_method(
         )
     labels = labeler.stance.labels
     pair_index = {p: r for r, p in enumerate(weak.stance_pairs)}
-    yt_s, yp_s = [], []
+    yt_s, yp_s, tg_s = [], [], []
     for i in rows:
         for t in labeler.stance.targets:
             g = gold[ids[i]].stance.get(t)
@@ -124,6 +127,13 @@ def _score_method(
             if g in labels and r is not None:
                 yt_s.append(g)
                 yp_s.append(labels[int(np.argmax(weak.stance_probs[r]))])
+                tg_s.append(t)
+    for t in labeler.stance.targets:
+        sel = [j for j, x in enumerate(tg_s) if x == t]
+        if sel:
+            out[f"stance_macro_f1:{t}"] = multiclass_metrics(
+                [yt_s[j] for j in sel], [yp_s[j] for j in sel], labels, warn=False
+            )["macro_f1"]
     if yt_s:
         yt_a, yp_a = np.array(yt_s, dtype=object), np.array(yp_s, dtype=object)
         out.update(
@@ -386,7 +396,7 @@ def _log_mlflow(
         for method, vals in scores.items():
             mlflow.log_metrics(
                 {
-                    f"dev_{method}_{k}": v
+                    f"dev_{method}_{k.replace(':', '.')}": v
                     for k, v in vals.items()
                     if isinstance(v, float) and not math.isnan(v)
                 }
