@@ -9,7 +9,6 @@ as the primary frame; stance per target over the four values including not_menti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -120,7 +119,3 @@ def agreement(rows: list[Annotation], frames: list[str], targets: list[str]) -> 
                 )
         df = pd.concat([df, pd.DataFrame(summary)], ignore_index=True)
     return AgreementReport(df, pd.DataFrame(dis), len(shared), annotators)
-
-
-def pairs(annotators: list[str]) -> list[tuple[str, str]]:
-    return list(combinations(annotators, 2))

@@ -14,13 +14,6 @@ PASS_THROUGH = ["title", "source", "date", "url", "lang"]
 STANCE_OUT = ["favor", "against", "neutral", "not_mentioned"]
 
 
-def label_columns(targets: list[str]) -> list[str]:
-    cols = ["id", *PASS_THROUGH, "frames", "primary_frame", "frame_probs"]
-    for t in targets:
-        cols += [f"stance_{t}", f"stance_{t}_probs"]
-    return [*cols, "evidence"]
-
-
 def arrow_schema(
     frames: list[str],
     targets: list[str],

@@ -82,7 +82,6 @@ class Segment:
     title: str
     paragraphs: list[str]
     start_line: int
-    dropped_chrome: int = 0
     date: str | None = None
 
     @property
@@ -146,13 +145,11 @@ class Cleaner:
         raw = [self.normalise_line(x) for x in text.splitlines()]
         lines: list[tuple[int, str, bool]] = []  # (line number, text, follows an end marker)
         after_end = True
-        chrome = 0
         dates: list[tuple[int, str]] = []
         for no, line in zip(range(len(raw)), _drop_related_runs(raw), strict=True):
             if not line:
                 continue
             if self.is_chrome(line):
-                chrome += 1
                 found = parse_date(line)
                 if found:
                     dates.append((no, found))
@@ -184,7 +181,7 @@ class Cleaner:
             lo = lines[s][0]
             hi = lines[e][0] if e < len(lines) else len(raw)
             date = next((d for no, d in dates if lo <= no < hi), None)
-            segments.append(Segment(title, paragraphs, lo, chrome if k == 0 else 0, date))
+            segments.append(Segment(title, paragraphs, lo, date))
         return segments
 
 

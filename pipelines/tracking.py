@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import mlflow
 
@@ -148,34 +145,6 @@ def stage_run(exp_key: str, run_name: str, tags: dict[str, str]) -> Iterator[mlf
         raise
 
 
-def log_json(obj: Any, name: str) -> None:
-    mlflow.log_dict(obj, name)
-
-
-def log_df(df, name: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".csv"):
-            df.to_csv(p, index=False)
-        else:
-            df.to_json(p, orient="records", indent=1)
-        mlflow.log_artifact(str(p), artifact_path=str(Path(name).parent) if "/" in name else None)
-
-
-def file_digest(*paths: str | Path) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        p = Path(p)
-        files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
-        for f in files:
-            h.update(f.name.encode())
-            with f.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-    return h.hexdigest()[:16]
-
-
 def frame_digest(df) -> str:
     import pandas as pd
 
@@ -208,7 +177,3 @@ def log_dataset(df, source: str, name: str, context: str) -> None:
         warnings.simplefilter("ignore")
         ds = mlflow.data.from_pandas(df, source=source, name=name)
     mlflow.log_input(ds, context=context)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)
