@@ -308,3 +308,74 @@ def test_an_interrupted_training_run_resumes_in_a_new_tagged_run(flow) -> None:
     run = mlflow.get_run(s["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["mediaframe.resumed_from"] == failed[0].info.run_id
+
+
+def test_mlflow_models_serve_answers_a_rest_request(flow, tmp_path: Path) -> None:
+    """`mlflow models serve -m models:/mediaframe@champion --env-manager local` on loopback."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # The server execs `uvicorn` by name: the venv's bin must be on PATH, as it is for a
+    # user with the venv active.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": flow["uri"], "PATH": path}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/mediaframe@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        body = json.dumps(
+            {
+                "dataframe_records": [
+                    {
+                        "id": "r1",
+                        "text": "NATO troops held drills near the border as Moscow "
+                        "condemned the provocation.",
+                    }
+                ]
+            }
+        ).encode()
+        deadline = time.time() + 120
+        answer = None
+        while time.time() < deadline and answer is None:
+            if proc.poll() is not None:
+                pytest.fail(proc.stderr.read().decode()[-2000:])
+            try:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/invocations",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    answer = json.loads(resp.read())
+            except OSError:
+                time.sleep(1)
+        assert answer is not None, "server did not answer within 120 s"
+        row = answer["predictions"][0]
+        assert row["id"] == "r1" and row["error"] is None
+        assert row["stance_nato"] in {"favor", "against", "neutral"}
+        assert row["stance_us"] == "not_mentioned"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
