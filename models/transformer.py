@@ -81,6 +81,7 @@ class TransformerModel(TextModel):
         self.tokenizer = None
         self.device = "cpu"
         self.history: list[dict[str, float]] = []
+        self.seed = 13  # set by the training stage from its config
         self.windows = TargetWindows(spec, self.cfg.target_window)
 
     # ------------------------------------------------------------------ building
@@ -301,14 +302,6 @@ class TransformerModel(TextModel):
         progress.close()
         if state.get("best_state") is not None:
             self.net.load_state_dict(state["best_state"])
-
-    @property
-    def seed(self) -> int:
-        return getattr(self, "_seed", 13)
-
-    @seed.setter
-    def seed(self, v: int) -> None:
-        self._seed = v
 
     def _dev_metrics(self, dev: Examples, probs: np.ndarray) -> dict[str, float]:
         """What early stopping watches: dev loss for multi-label (F1 at a fixed 0.5 threshold

@@ -11,9 +11,7 @@ looks complete.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.atomic import atomic_path, write_text
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
 from pipelines.config import IngestConfig
 from pipelines.progress import progress
@@ -382,24 +381,8 @@ def _strip_controls(text: str) -> str:
 
 
 def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write next to the target and rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def ingest(inputs: list[str | Path], output: str | Path, cfg: IngestConfig) -> IngestReport:
@@ -410,7 +393,7 @@ def ingest(inputs: list[str | Path], output: str | Path, cfg: IngestConfig) -> I
     df = pd.DataFrame(docs, columns=DOC_COLUMNS)
     report.documents_out = len(df)
     atomic_write_parquet(df, out / "documents.parquet")
-    atomic_write_text(json.dumps(report.to_json(), indent=2), out / "ingest_report.json")
+    write_text(json.dumps(report.to_json(), indent=2), out / "ingest_report.json")
     return report
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from labeling.gold import (
 from labeling.schema import arrow_schema
 from labeling.weak import WeakLabeler, WeakLabels, to_rows
 from pipelines import tracking
+from pipelines.atomic import atomic_path
 from pipelines.config import LabelConfig
 from pipelines.evaluate import bootstrap_ci, multiclass_metrics, multilabel_metrics
 from pipelines.ingest import read_documents
@@ -252,7 +252,8 @@ def run_label(documents: str | Path, output: str | Path, cfg: LabelConfig) -> La
     )
     table = pa.Table.from_pylist(rows, schema=schema)
     export_label_studio(rows, docs, codebook, stance, out)
-    _atomic_parquet(table, out / "labels.parquet")
+    with atomic_path(out / "labels.parquet") as tmp:
+        pq.write_table(table, tmp)
 
     # ------------------------------------------------------------------ analysis
     gold_frames = {d: set(g.frames) for d, g in gold.items()}
@@ -341,19 +342,6 @@ def export_label_studio(
     (out / "label_studio_config.xml").write_text(
         label_studio_config(codebook.keys, {k: t.name for k, t in stance.targets.items()})
     )
-
-
-def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    with tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        pq.write_table(table, tmp_path)
-        tmp_path.replace(path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def _distribution(rows: list[dict], keys: list[str], targets: list[str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import tracking
+from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ScoreConfig
 from pipelines.progress import bar
 
@@ -177,9 +178,7 @@ class OutputLock:
 
 
 def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_text(json.dumps(data, indent=1), path)
 
 
 def output_schema(model) -> pa.Schema:
@@ -197,9 +196,9 @@ def output_schema(model) -> pa.Schema:
 
 
 def _write_shard(df: pd.DataFrame, path: Path, schema: pa.Schema) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False), tmp)
-    os.replace(tmp, path)
+    table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def score(

@@ -28,7 +28,7 @@ from models.base import ModelBundle, TextModel
 from models.data import Examples, TaskSpec
 from pipelines import tracking
 from pipelines.clean import join_title_text
-from pipelines.config import TrainConfig
+from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import (
     Evaluation,
     evaluate_multiclass,
@@ -303,7 +303,7 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
         mlflow.log_dict(yaml.safe_load(yaml.safe_dump(cfg.model_dump(mode="json"))), "config.yaml")
         if config_path:
             mlflow.set_tag("mediaframe.config_path", config_path)
-        mlflow.set_tag("mediaframe.config_hash", _hash(cfg))
+        mlflow.set_tag("mediaframe.config_hash", config_hash(cfg))
         for name, ex in (("train", data.train), ("dev", data.dev), ("test", data.test)):
             tracking.log_dataset(
                 pd.DataFrame({"id": ex.ids}),
@@ -361,7 +361,7 @@ def find_resumable(cfg: TrainConfig, family: str, digest: str) -> tuple[str | No
     runs = mlflow.search_runs(
         [exp.experiment_id],
         filter_string=(
-            f"tags.`mediaframe.config_hash` = '{_hash(cfg)}' and "
+            f"tags.`mediaframe.config_hash` = '{config_hash(cfg)}' and "
             f"tags.`mediaframe.data_digest` = '{digest}' and "
             f"tags.`mediaframe.model` = '{family}'"
         ),
@@ -375,12 +375,6 @@ def find_resumable(cfg: TrainConfig, family: str, digest: str) -> tuple[str | No
         if (d / "checkpoint.pt").exists():
             return r.info.run_id, str(d)
     return None, None
-
-
-def _hash(cfg: TrainConfig) -> str:
-    from pipelines.config import config_hash
-
-    return config_hash(cfg)
 
 
 def _log_evaluation(
