@@ -27,6 +27,7 @@ EXPERIMENTS = {
     "score": "mediaframe-score",
     "ingest": "mediaframe-ingest",
     "publish": "mediaframe-publish",
+    "report": "mediaframe-report",
     "run": "mediaframe-run",
 }
 
