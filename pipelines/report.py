@@ -320,42 +320,52 @@ def _frame_colours(frames: list[str]) -> dict[str, Any]:
 
 
 def plot_frames_over_time(by_period: pd.DataFrame, frames: list[str], panels: list[str]) -> bytes:
-    """Stacked primary-frame shares per period, one small panel per outlet."""
+    """Stacked primary-frame shares per period, one small panel per outlet.
+
+    Each panel's bars are one PolyCollection of the non-empty segments: one matplotlib
+    patch per (period, frame) took most of a report's time at weekly resolution.
+    """
+    from matplotlib.collections import PolyCollection
+
     plt = _plt()
     prim = by_period[by_period["measure"] == "primary"]
     periods = sorted(prim["period"].unique())
     colours = _frame_colours(frames)
     ncols = 2 if len(panels) > 1 else 1
     nrows = max(1, math.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(11, 1.9 * nrows + 1.2), squeeze=False, sharex=True, sharey=True
-    )
+    legend_rows = math.ceil(len(frames) / 5)
+    fig = plt.figure(figsize=(11, 1.9 * nrows + 0.25 * legend_rows + 1.0))
+    grid = fig.add_gridspec(nrows + 1, ncols, height_ratios=[1.9] * nrows + [0.25 * legend_rows])
     x = np.arange(len(periods))
     step = max(1, math.ceil(len(periods) / 10))
-    for ax, src in zip(axes.flat, panels, strict=False):
-        sub = prim[prim["source"] == src].pivot_table(
-            index="period", columns="frame", values="share", aggfunc="first"
-        )
-        sub = sub.reindex(index=periods, columns=frames)
-        n = prim[prim["source"] == src].groupby("period")["n"].first().reindex(periods)
-        bottom = np.zeros(len(periods))
-        for fr in frames:
-            h = sub[fr].fillna(0).to_numpy()
-            ax.bar(x, h, bottom=bottom, color=colours[fr], width=0.85, label=fr)
-            bottom += h
-        total_n = int(n.fillna(0).sum())
-        ax.set_title(f"{src} (n={total_n})", fontsize=9)
+    width = 0.85
+    for i, src in enumerate(panels):
+        ax = fig.add_subplot(grid[i // ncols, i % ncols])
+        mine = prim[prim["source"] == src]
+        sub = mine.pivot_table(index="period", columns="frame", values="share", aggfunc="first")
+        sub = sub.reindex(index=periods, columns=frames).fillna(0).to_numpy()
+        top = np.cumsum(sub, axis=1)
+        verts, faces = [], []
+        for pi, fi in zip(*np.nonzero(sub > 0), strict=True):
+            x0, y0, y1 = x[pi] - width / 2, top[pi, fi] - sub[pi, fi], top[pi, fi]
+            verts.append([(x0, y0), (x0 + width, y0), (x0 + width, y1), (x0, y1)])
+            faces.append(colours[frames[fi]])
+        ax.add_collection(PolyCollection(verts, facecolors=faces, edgecolors="none"))
+        ax.set_xlim(-0.6, len(periods) - 0.4)
         ax.set_ylim(0, 1)
-        ax.set_xticks(x[::step], [periods[i] for i in range(0, len(periods), step)])
+        n = int(mine.groupby("period")["n"].first().sum())
+        ax.set_title(f"{src} (n={n})", fontsize=9)
+        last_row = i + ncols >= len(panels)
+        ax.set_xticks(
+            x[::step], [periods[j] for j in range(0, len(periods), step)] if last_row else []
+        )
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         ax.tick_params(axis="y", labelsize=7)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
+    leg = fig.add_subplot(grid[nrows, :])
+    leg.axis("off")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[f]) for f in frames]
-    fig.legend(handles, frames, loc="lower center", ncol=5, fontsize=7, frameon=False)
+    leg.legend(handles, frames, loc="center", ncol=5, fontsize=7, frameon=False)
     fig.suptitle("Primary frame shares over time (empty bar: no dated article)", fontsize=11)
-    legend_in = 0.2 * math.ceil(len(frames) / 5) + 0.5  # legend rows plus the tick labels
-    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 0.97))
     return _png(fig)
 
 
