@@ -58,6 +58,7 @@ ui: $(STAMP)
 # Speed and memory on this machine: tables printed, JSON in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_models.py
+	$(BIN)/python bench/bench_report.py
 
 clean:
 	rm -rf runs mlruns.db mlartifacts
