@@ -196,18 +196,37 @@ def test_run_page_shows_the_run(server, store, browser, tmp_path: Path) -> None:
 def _artifact_image(
     server: str, run_id: str, artifact: str, alt: str, browser, out: Path
 ) -> np.ndarray:
-    """Open an HTML artifact in the MLflow UI's artifact viewer and screenshot one plot."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    """Open an HTML artifact in the MLflow UI's artifact viewer and return the pixels of
+    the screenshot where one of its plots is on screen.
+
+    The viewer shows the page in an iframe and may re-render it while the run's data
+    arrives, so the screenshot is retaken (for up to 30 s) until the plot's region is
+    painted; a plot that never shows fails.
+    """
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(_run_url(server, run_id, f"/artifacts/{artifact}"))
-    frame = page.frame_locator("iframe.mlflow-html-iframe")
-    img = frame.locator(f"img[alt='{alt}']")
-    img.wait_for(state="visible", timeout=30_000)
-    img.scroll_into_view_if_needed()
-    natural = img.evaluate("el => el.complete && el.naturalWidth")
-    assert natural and natural > 100, f"{alt}: image did not decode"
-    shot = img.screenshot(path=str(out))
+    iframe = page.locator("iframe.mlflow-html-iframe")
+    img = page.frame_locator("iframe.mlflow-html-iframe").locator(f"img[alt='{alt}']")
+    deadline = time.time() + 30
+    crop = np.zeros((0, 0, 3), dtype=np.uint8)
+    while time.time() < deadline:
+        img.wait_for(state="visible", timeout=30_000)
+        natural = img.evaluate("el => el.complete && el.naturalWidth")
+        assert natural and natural > 100, f"{alt}: image did not decode"
+        img.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        fb, ib = iframe.bounding_box(), img.bounding_box()
+        if fb and ib:
+            x0, y0 = max(fb["x"], ib["x"], 0), max(fb["y"], ib["y"], 0)
+            x1 = min(fb["x"] + fb["width"], ib["x"] + ib["width"], 1400)
+            y1 = min(fb["y"] + fb["height"], ib["y"] + ib["height"], 1400)
+            shot = page.screenshot(path=str(out))
+            crop = _pixels(shot)[int(y0) : int(y1), int(x0) : int(x1)]
+            if crop.size and _painted(crop)[1] > 30:
+                break
+        page.wait_for_timeout(1000)
     page.close()
-    return _pixels(shot)
+    return crop
 
 
 def test_training_report_and_its_plots_render(server, store, browser, tmp_path: Path) -> None:
@@ -219,8 +238,8 @@ def test_training_report_and_its_plots_render(server, store, browser, tmp_path: 
         browser,
         tmp_path / "pr.png",
     )
+    assert img.shape[0] > 150 and img.shape[1] > 200, img.shape
     painted, colours = _painted(img)
-    assert img.shape[0] > 150 and img.shape[1] > 200
     assert painted > 0.03 and colours > 30, (painted, colours)
 
 
@@ -235,6 +254,7 @@ def test_outlet_report_renders_its_stacked_frame_plot(
         browser,
         tmp_path / "frames.png",
     )
+    assert img.shape[0] > 300 and img.shape[1] > 400, img.shape
     painted, colours = _painted(img)
     assert painted > 0.15 and colours > 40, (painted, colours)
     # The stacked bars use the frame palette: many saturated pixels, not just grey text.

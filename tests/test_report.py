@@ -214,3 +214,19 @@ def test_report_is_logged_to_mlflow_and_runs_from_the_cli(
     assert rc == 0 and (out / "outlet_report.html").exists()
     assert json.loads((out / "report.json").read_text())["period"] == "week"
     assert main(["report", "--input", str(tmp_path / "nope"), "--output", str(out)]) == 2
+
+
+def test_labels_parquet_is_accepted(tmp_path: Path) -> None:
+    """`mediaframe label` output: no error or model_version columns, a label_source one."""
+    rows = [r for r in scored_rows() if r["error"] is None]
+    for r in rows:
+        del r["error"], r["model_version"]
+        r["label_source"] = "gold"
+    schema = arrow_schema(FRAMES, TARGETS, STANCE_LABELS, {"label_source": pa.string()})
+    path = tmp_path / "labels.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    res = build_report([str(path)], tmp_path / "rep", ReportConfig())
+    assert (res.rows, res.errors, res.sources) == (8, 0, 3)
+    assert res.model_versions == []
+    st = res.tables["stance_by_source"]
+    assert set(st["target"]) == set(TARGETS)
