@@ -105,7 +105,8 @@ def _m_step(onehot: np.ndarray, post: np.ndarray, answered: np.ndarray) -> np.nd
     """Each function's confusion matrix P(observed label | true class), (j, l, c)."""
     errors = np.einsum("ijl,ic->jlc", onehot, post)
     errors = np.where(answered[:, :, None], np.clip(errors, _EPS, None), 0.0)
-    return errors / errors.sum(axis=1, keepdims=True)
+    total = errors.sum(axis=1, keepdims=True)  # 0 for a function that never voted
+    return np.divide(errors, total, out=np.zeros_like(errors), where=total > 0)
 
 
 def _log(x: np.ndarray, fn) -> np.ndarray:
