@@ -56,9 +56,11 @@ ui: $(STAMP)
 	$(BIN)/mediaframe ui
 
 # Speed and memory on this machine: tables printed, JSON in bench/results/.
+# BENCH_QUICK=1 runs the pipeline benchmark on 2,000 documents (a minute or two).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_models.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_pipeline.py $(if $(BENCH_QUICK),--quick,)
 
 clean:
 	rm -rf runs mlruns.db mlartifacts
