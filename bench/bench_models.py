@@ -37,8 +37,10 @@ from bench.common import ROOT, generated_corpus, peak_rss_mb, report, timer
 
 
 def row(name: str, n: int, seconds: float | None, per_second: float | None = None) -> dict:
+    """One table row, also printed at once: on a shared machine a long run may not finish."""
     if per_second is None and seconds:
         per_second = n / seconds
+    print(f"[row] {name}: n={n} seconds={seconds} per_second={per_second}", flush=True)
     return {
         "row": name,
         "n": n,
@@ -122,7 +124,11 @@ def interleaved(
 
 
 def bench_transformer(
-    n_texts: int, rounds: int, n_train: int = 96, int8_b1: bool = True
+    n_texts: int,
+    rounds: int,
+    n_train: int = 96,
+    int8_b1: bool = True,
+    lengths: tuple[int, ...] = (128, 256),
 ) -> list[dict]:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -135,7 +141,7 @@ def bench_transformer(
     spec = TaskSpec("bench", "multiclass", ["a", "b", "c"])
     texts = mixed_texts(n_texts)
     rows = []
-    for length in (128, 256):
+    for length in lengths:
         cfg = TransformerConfig(max_length=length, epochs=1, batch_size=16, threads=2)
         trained = TransformerModel(spec, cfg)
         train = Examples(
@@ -277,6 +283,7 @@ def main() -> None:
         "--skip-int8-b1", action="store_true", help="no int8 pipeline at batch 1 (slowest row)"
     )
     ap.add_argument("--out", default="models", help="results/NAME.json")
+    ap.add_argument("--lengths", type=int, nargs="+", default=[128, 256], help="max tokens")
     args = ap.parse_args()
     t0 = time.time()
     load_before = os.getloadavg()
@@ -284,7 +291,9 @@ def main() -> None:
     if not args.skip_baseline:
         rows += bench_baseline(args.docs, args.char_docs)
     if not args.skip_transformer:
-        rows += bench_transformer(args.texts, args.rounds, args.train_texts, not args.skip_int8_b1)
+        rows += bench_transformer(
+            args.texts, args.rounds, args.train_texts, not args.skip_int8_b1, tuple(args.lengths)
+        )
     if not args.skip_f1:
         rows += quantisation_f1()
     extra = {
