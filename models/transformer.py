@@ -16,7 +16,7 @@ fine-tune. Inference sorts by length, pads per batch and fills each batch up to 
 budget (many short texts, few long ones) under ``torch.inference_mode``.
 
 On CPU, inference can run int8: the Linear layers dynamically quantised
-(``set_inference("int8")``), measured 2.6 to 2.8x the fp32 rate on 2 cores. The training
+(``set_inference("int8")``), measured 2.4 to 2.8x the fp32 rate on 2 cores. The training
 stage keeps int8 only when the dev metric drops by no more than a configured tolerance
 (``pipelines.train.choose_inference``), and the bundle records the choice, so the
 scorer that loads it predicts exactly as measured. Weights are always saved in fp32 and

@@ -261,7 +261,7 @@ def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> 
 def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfig) -> ModelBundle:
     """Keep int8 CPU inference only if it costs at most ``quantize_tolerance`` on dev.
 
-    int8 is 2.6-2.8x faster on CPU (bench/RESULTS.md), but what it costs in accuracy
+    int8 is 2.4-2.8x faster on CPU (bench/RESULTS.md), but what it costs in accuracy
     depends on the model, so it is measured on every trained model rather than assumed:
     the fp32 and the int8 model each get their own temperature and thresholds on dev and
     are scored with the selection metric. Both scores and the decision go into the
