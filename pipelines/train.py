@@ -28,12 +28,14 @@ from models.base import ModelBundle, TextModel
 from models.data import Examples, TaskSpec
 from pipelines import tracking
 from pipelines.clean import join_title_text
-from pipelines.config import TrainConfig, config_hash
+from pipelines.config import TrainConfig, TransformerConfig, config_hash
 from pipelines.evaluate import (
     Evaluation,
     evaluate_multiclass,
     evaluate_multilabel,
     html_report,
+    multiclass_metrics,
+    multilabel_metrics,
     tune_thresholds,
 )
 
@@ -226,12 +228,72 @@ def fit_bundle(
         )
     else:
         model.fit(data.train, data.dev, log=log)
+    bundle = calibrated(model, data)
+    if family == "transformer":
+        bundle = choose_inference(bundle, data, cfg.transformer)
+    return bundle
+
+
+def calibrated(model: TextModel, data: TaskData) -> ModelBundle:
+    """Temperature and thresholds fitted on dev, for the model as it will predict."""
     bundle = ModelBundle(model)
     bundle.calibrate(data.dev)
     if data.spec.kind == "multilabel":
         dev_p = bundle.predict_proba(data.dev.texts, data.dev.targets)
         bundle.thresholds = tune_thresholds(data.dev.y, dev_p).tolist()
     return bundle
+
+
+def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> tuple[str, float]:
+    """The metric publish selects on: micro-F1 (frames), macro-F1 (stance)."""
+    ex, labels = (data.dev if split == "dev" else data.test), data.spec.labels
+    probs = bundle.predict_proba(ex.texts, ex.targets)
+    if data.spec.kind == "multilabel":
+        pred = (probs >= np.asarray(bundle.thresholds)).astype(int)
+        f1 = multilabel_metrics(ex.y, pred, labels, warn=False)["micro_f1"]
+        return f"{split}_micro_f1", float(f1)
+    truth = [labels[i] for i in ex.y]
+    pred_labels = [labels[i] for i in probs.argmax(axis=1)]
+    f1 = multiclass_metrics(truth, pred_labels, labels, warn=False)["macro_f1"]
+    return f"{split}_macro_f1", float(f1)
+
+
+def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfig) -> ModelBundle:
+    """Keep int8 CPU inference only if it costs at most ``quantize_tolerance`` on dev.
+
+    int8 is 2.4-2.8x faster on CPU (bench/RESULTS.md), but what it costs in accuracy
+    depends on the model, so it is measured on every trained model rather than assumed:
+    the fp32 and the int8 model each get their own temperature and thresholds on dev and
+    are scored with the selection metric. Both scores and the decision go into the
+    bundle (``info["inference"]``) and the run; the bundle predicts in the mode chosen.
+    """
+    from models.transformer import TransformerModel
+
+    model = bundle.model
+    assert isinstance(model, TransformerModel)
+    name, fp32 = selection_score(bundle, data)
+    record: dict[str, Any] = {
+        "policy": tcfg.quantize,
+        "tolerance": tcfg.quantize_tolerance,
+        "metric": name,
+        "fp32": fp32,
+    }
+    chosen = bundle
+    if tcfg.quantize != "never" and model.set_inference("int8") == "int8":
+        int8_bundle = calibrated(model, data)
+        _, int8 = selection_score(int8_bundle, data)
+        record["int8"] = int8
+        drop = fp32 - int8
+        if tcfg.quantize == "always" or drop <= tcfg.quantize_tolerance:
+            chosen = int8_bundle
+        else:
+            record["reason"] = f"int8 drops {name} by {drop:.4f} > {tcfg.quantize_tolerance}"
+            model.set_inference("fp32")
+    elif tcfg.quantize != "never":
+        record["reason"] = f"int8 unavailable on {model.device}"
+    record["mode"] = model.inference
+    chosen.info["inference"] = record
+    return chosen
 
 
 def evaluate_bundle(
@@ -340,6 +402,13 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
             "predict_docs_per_second": len(data.test) / max(predict_seconds, 1e-9),
             "temperature": bundle.temperature,
         }
+        inference = bundle.info.get("inference")
+        if inference:  # both dev scores behind the int8/fp32 choice, and the choice
+            metrics[f"{inference['metric']}_fp32"] = inference["fp32"]
+            if "int8" in inference:
+                metrics[f"{inference['metric']}_int8"] = inference["int8"]
+            metrics["inference_int8"] = float(inference["mode"] == "int8")
+            mlflow.set_tag("mediaframe.inference", inference["mode"])
         mlflow.log_metrics(metrics)
         bundle.save(out_dir)
         mlflow.log_artifacts(str(out_dir), "bundle")

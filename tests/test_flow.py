@@ -379,3 +379,22 @@ def test_mlflow_models_serve_answers_a_rest_request(flow, tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_transformer_runs_record_the_int8_choice_and_stream_epoch_metrics(flow) -> None:
+    client = mlflow.MlflowClient()
+    for task in ("frames", "stance"):
+        run_id = flow["runs"][(task, "transformer")]["run_id"]
+        run = client.get_run(run_id)
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="bundle/bundle.json"
+        )
+        guard = json.loads(Path(path).read_text())["info"]["inference"]
+        assert (
+            guard["policy"] == "guarded" and run.data.tags["mediaframe.inference"] == guard["mode"]
+        )
+        assert run.data.metrics[f"{guard['metric']}_fp32"] == pytest.approx(guard["fp32"])
+        assert run.data.metrics[f"{guard['metric']}_int8"] == pytest.approx(guard["int8"])
+        assert (guard["mode"] == "int8") == (guard["fp32"] - guard["int8"] <= guard["tolerance"])
+        # One point per epoch, logged while training (the flow trains one epoch).
+        assert [m.step for m in client.get_metric_history(run_id, "train_loss")] == [1]
