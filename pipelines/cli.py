@@ -167,8 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="bind address (default 127.0.0.1; anything else exposes the store: "
-        "put MLflow's basic-auth app in front, see README)",
+        help="bind address (default 127.0.0.1; any other address needs --expose)",
+    )
+    p.add_argument(
+        "--expose",
+        action="store_true",
+        help="allow a non-loopback --host: anyone who can reach it reads and writes the "
+        "store; run MLflow's basic-auth app in front (README, Security)",
     )
     p.add_argument("--tracking-uri", metavar="URI", help="store to serve")
     return parser
@@ -253,7 +258,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(res.lf_table.to_string(index=False, max_rows=40))
         if res.agreement is not None:
             print(res.agreement.to_string(index=False))
-        for e in r["lf_errors"] + r["gold_problems"]:
+        if r["skipped_total"]:
+            print(f"{r['skipped_total']} rows skipped: {r['skipped']}", file=sys.stderr)
+        for e in r["row_errors"][:10] + r["lf_errors"] + r["gold_problems"]:
             print("  " + e, file=sys.stderr)
         return 0
     if args.stage == "train":
@@ -338,13 +345,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise ValueError(f"unknown stage {args.stage}")
 
 
-def _ui(args: argparse.Namespace) -> int:
-    import subprocess
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
+
+def ui_command(args: argparse.Namespace) -> list[str]:
+    """The `mlflow server` command line; refuses a non-loopback bind without --expose."""
     from pipelines import tracking
 
+    if args.host not in LOOPBACK and not args.expose:
+        raise ValueError(
+            f"--host {args.host} would expose the tracking store (runs, models, pickled "
+            "artifacts) to the network; add --expose to confirm, and put MLflow's "
+            "basic-auth app in front (mlflow server --app-name basic-auth, see README)"
+        )
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri()
-    cmd = [
+    return [
         sys.executable,
         "-m",
         "mlflow",
@@ -358,6 +373,12 @@ def _ui(args: argparse.Namespace) -> int:
         "--port",
         str(args.port),
     ]
+
+
+def _ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    cmd = ui_command(args)
     print(f"MLflow UI on http://{args.host}:{args.port}  (Ctrl-C to stop)")
     return subprocess.call(cmd)
 

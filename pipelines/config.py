@@ -7,7 +7,7 @@ file and the key named, instead of silently training with the default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -198,9 +198,10 @@ class RunConfig(Strict):
 
     @field_validator("models", "tasks")
     @classmethod
-    def _non_empty(cls, v: list[str]) -> list[str]:
+    def _non_empty(cls, v: list[str], info) -> list[str]:
         if not v:
-            raise ValueError("must name at least one")
+            choices = "baseline, transformer" if info.field_name == "models" else "frames, stance"
+            raise ValueError(f"must name at least one of: {choices}")
         return v
 
 
@@ -251,25 +252,52 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config section that ``loc`` (a key path) points into, if it is a section."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def _format_errors(source: str, exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line per problem: the file, the dotted key, and what would be accepted."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"]
+        ctx = err.get("ctx", {})
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
-            msg = f"must be one of {err['ctx']['expected']}"
+            section = _model_at(model, tuple(err["loc"][:-1]))
+            allowed = sorted(section.model_fields) if section else []
+            msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        elif err["type"] == "literal_error" and "expected" in ctx:
+            msg = f"must be one of {ctx['expected']}"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+            field = model.model_fields.get(str(err["loc"][-1])) if len(err["loc"]) == 1 else None
+            if field is not None and get_origin(field.annotation) is Literal:
+                msg += f"; one of {', '.join(map(repr, get_args(field.annotation)))}"
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            section = _model_at(model, tuple(err["loc"]))
+            allowed = sorted(section.model_fields) if section else []
+            msg = "must be a mapping" + (f" of keys: {', '.join(allowed)}" if allowed else "")
         lines.append(f"{source}: key '{key}': {msg} (got {err.get('input')!r})")
     return "\n".join(lines)
 
 
-def _resolve_stage_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+def _resolve_stage_paths(data: dict[str, Any], source: str) -> dict[str, Any]:
     """In a run config, a stage given as a string is the path of that stage's YAML."""
-    for key in STAGE_FIELDS:
+    for key in sorted(STAGE_FIELDS):
         value = data.get(key)
         if isinstance(value, str):
-            data[key] = _read_yaml(Path(value))
+            try:
+                data[key] = _read_yaml(Path(value))
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: key '{key}': {exc}") from None
     return data
 
 
@@ -282,12 +310,12 @@ def load_config(
     if path:
         data.update(_read_yaml(Path(path)))
     if model is RunConfig:
-        data = _resolve_stage_paths(data, Path(path).parent if path else Path("."))
+        data = _resolve_stage_paths(data, source)
     data = apply_overrides(data, overrides)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc)) from None
+        raise ConfigError(_format_errors(source, exc, model)) from None
 
 
 def config_hash(cfg: BaseModel) -> str:

@@ -25,6 +25,7 @@ from pipelines.atomic import atomic_path, write_text
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
 from pipelines.config import IngestConfig
 from pipelines.progress import progress
+from pipelines.readers import Record, decode_bytes, iter_csv, iter_jsonl
 
 DOC_COLUMNS = ["id", "source_id", "title", "text", "source", "date", "url", "lang", "provenance"]
 STRUCTURED = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -38,6 +39,9 @@ class IngestError(ValueError):
 class IngestReport:
     files: list[str] = field(default_factory=list)
     rows_read: int = 0
+    # A text dump holding k pasted articles is one row read and k articles: the k - 1
+    # extra are counted here, so rows_read + split_extra = documents_out + dropped.
+    split_extra: int = 0
     articles_found: int = 0
     documents_out: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
@@ -48,6 +52,9 @@ class IngestReport:
         d = asdict(self)
         d["dropped"] = dict(self.dropped)
         d["dropped_total"] = sum(self.dropped.values())
+        d["unaccounted"] = (
+            self.rows_read + self.split_extra - self.documents_out - d["dropped_total"]
+        )
         d["languages"] = dict(self.languages)
         return d
 
@@ -64,37 +71,6 @@ class RawDoc:
 
 
 # ----------------------------------------------------------------------------- reading
-_RARE_CODEPAGES = [
-    "mac_cyrillic",
-    "mac_roman",
-    "mac_greek",
-    "mac_iceland",
-    "mac_latin2",
-    "mac_turkish",
-    "cp1125",
-    "cp855",
-    "cp866",
-    "kz1048",
-    "ptcp154",
-]
-
-
-def decode_bytes(data: bytes) -> str:
-    """UTF-8 when it is, otherwise the encoding charset-normalizer finds most likely."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    # Mac legacy code pages fit Windows-1251/1252 bytes almost as well and win ties on
-    # short texts, turning capitals into symbols; news dumps are practically never Mac.
-    best = from_bytes(data, cp_exclusion=_RARE_CODEPAGES).best()
-    if best is None:
-        return data.decode("utf-8", errors="replace")
-    return str(best)
-
-
 def list_inputs(paths: list[str | Path], cfg: IngestConfig) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
@@ -132,39 +108,63 @@ def _str_or_none(v: Any) -> str | None:
     return s or None
 
 
-def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iterator[RawDoc]:
+def _records(path: Path) -> Iterator[Record]:
+    """JSONL and CSV line by line (a bad row costs that row); Parquet and JSON documents
+    through Hugging Face ``datasets`` in streaming mode."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from iter_jsonl(path)
+        return
+    if suffix == ".csv":
+        try:
+            yield from iter_csv(path)
+        except ValueError as exc:
+            raise IngestError(str(exc)) from None
+        return
     from datasets import load_dataset
 
-    builder = STRUCTURED[path.suffix.lower()]
+    builder = STRUCTURED[suffix]
+    if path.stat().st_size == 0:
+        return
     try:
-        ds = load_dataset(builder, data_files=str(path), split="train", streaming=True)
-        rows = iter(ds)
+        rows = iter(load_dataset(builder, data_files=str(path), split="train", streaming=True))
         first = next(rows, None)
     except Exception as exc:  # datasets raises many types for unreadable files
         raise IngestError(f"{path}: cannot be read as {builder}: {exc}") from exc
     if first is None:
         return
+    yield Record("row 0", first)
+    n = 1
+    try:
+        for row in rows:
+            yield Record(f"row {n}", row)
+            n += 1
+    except Exception as exc:
+        raise IngestError(f"{path}: unreadable after row {n}: {exc}") from exc
+
+
+def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iterator[RawDoc]:
     cols = cfg.columns
-    if cols.text not in first:
-        raise IngestError(
-            f"{path}: text column {cols.text!r} not found; columns are {sorted(first)}. "
-            "Map it with --set columns.text=NAME"
-        )
-
-    def all_rows() -> Iterator[dict[str, Any]]:
-        yield first
-        try:
-            yield from rows
-        except Exception as exc:
-            raise IngestError(f"{path}: unreadable after row {report.rows_read}: {exc}") from exc
-
-    for i, row in enumerate(all_rows()):
+    checked = False
+    for i, rec in enumerate(_records(path)):
         report.rows_read += 1
+        if rec.values is None:
+            report.dropped["unreadable_row"] += 1
+            report.errors.append(f"{path}: {rec.where}: {rec.error}")
+            continue
+        row = rec.values
+        if not checked:  # the first readable row shows whether the column exists at all
+            if cols.text not in row:
+                raise IngestError(
+                    f"{path}: text column {cols.text!r} not found; columns are "
+                    f"{sorted(map(str, row))}. Map it with --set columns.text=NAME"
+                )
+            checked = True
         text = _cell(row, cols.text)
         if not isinstance(text, str):
             kind = "missing" if text is None else type(text).__name__
             report.dropped["non_string_text"] += 1
-            report.errors.append(f"{path}: row {i}: field {cols.text!r} is {kind}, not text")
+            report.errors.append(f"{path}: {rec.where}: field {cols.text!r} is {kind}, not text")
             continue
         yield RawDoc(
             title=_str_or_none(_cell(row, cols.title)) or "",
@@ -173,7 +173,7 @@ def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iter
             source=_str_or_none(_cell(row, cols.source)),
             date=_str_or_none(_cell(row, cols.date)),
             url=_str_or_none(_cell(row, cols.url)),
-            provenance=f"{path}:row {i}",
+            provenance=f"{path}:{rec.where}",
         )
 
 
@@ -193,6 +193,10 @@ def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: Inges
         yield from _read_html(path, text, report)
         return
     segments = cleaner.split_dump(text, split=cfg.split_pasted_articles)
+    if not segments:
+        report.dropped["empty_text"] += 1
+        return
+    report.split_extra += len(segments) - 1
     for k, seg in enumerate(segments):
         yield RawDoc(
             title=seg.title,
@@ -343,7 +347,8 @@ def iter_documents(
                 report.errors.append(f"{doc.provenance}: text exceeds max_bytes={cfg.max_bytes}")
                 continue
             title = cleaner.normalise_line(doc.title) if doc.title else ""
-            text, _ = cleaner.clean_text(_strip_controls(doc.text), title=title or None)
+            body = _strip_controls(strip_markup(doc.text))
+            text, _ = cleaner.clean_text(body, title=title or None)
             if not text.strip():
                 report.dropped["empty_text"] += 1
                 continue
@@ -371,6 +376,30 @@ def iter_documents(
                 "lang": lang,
                 "provenance": doc.provenance,
             }
+
+
+_MARKUP = re.compile(r"<\s*(?:html|body|head|script|style|iframe|p|div|br|span|a)\b", re.I)
+
+
+def strip_markup(text: str) -> str:
+    """A text column holding HTML: its readable text, without scripts, styles or tags.
+
+    Exports from CMSs often put the article's HTML in the text field; scripts and
+    markup would otherwise become words the models learn from."""
+    if not _MARKUP.search(text):
+        return text
+    import lxml.html
+    from lxml.etree import ParserError
+    from lxml_html_clean import Cleaner as HtmlCleaner
+
+    try:
+        tree = lxml.html.fromstring(text)
+    except (ParserError, ValueError):
+        return re.sub(r"<[^>]*>", " ", text)
+    tree = HtmlCleaner(scripts=True, javascript=True, style=True, comments=True).clean_html(tree)
+    for br in tree.iter("br", "p", "div", "li", "h1", "h2", "h3", "tr"):
+        br.tail = "\n" + (br.tail or "")
+    return tree.text_content()
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

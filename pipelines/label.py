@@ -196,8 +196,54 @@ def apply_gold(
     return n
 
 
+MAX_ROW_ERRORS = 1000  # listed in the report; all of them are counted
+
+
+def usable_documents(
+    docs_df: pd.DataFrame, where: str
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """The rows that can be labelled, and a count and a line for each that cannot.
+
+    ``ingest`` never writes a row without text or a repeated id, but a documents file can
+    come from elsewhere: such a row is skipped and counted rather than labelled as the
+    string "None" or given two contradicting label rows.
+    """
+    skipped: dict[str, int] = {}
+    errors: list[str] = []
+    keep: list[int] = []
+    seen: set[str] = set()
+
+    def skip(reason: str, i: int, rid: Any, message: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+        if len(errors) < MAX_ROW_ERRORS:
+            errors.append(f"{where}: row {i} (id={rid!r}): {message}")
+
+    for i, (rid, text) in enumerate(zip(docs_df["id"], docs_df["text"], strict=True)):
+        if rid is None or (isinstance(rid, float) and rid != rid):
+            skip("missing_id", i, rid, "field 'id' is missing")
+        elif not isinstance(text, str):
+            kind = "missing" if text is None or text != text else type(text).__name__
+            skip("non_string_text", i, rid, f"field 'text' is {kind}, not text")
+        elif not text.strip():
+            skip("empty_text", i, rid, "field 'text' is empty")
+        elif str(rid) in seen:
+            skip("duplicate_id", i, rid, "id repeats an earlier row; the first one is labelled")
+        else:
+            seen.add(str(rid))
+            keep.append(i)
+    out = docs_df.iloc[keep].reset_index(drop=True)
+    out["id"] = out["id"].map(str)
+    return out, skipped, errors
+
+
 def run_label(documents: str | Path, output: str | Path, cfg: LabelConfig) -> LabelResult:
-    docs_df = read_documents(documents)
+    all_docs = read_documents(documents)
+    docs_df, skipped, row_errors = usable_documents(all_docs, str(documents))
+    if docs_df.empty:
+        raise ValueError(
+            f"{documents}: no document can be labelled ({len(all_docs)} rows, skipped: "
+            f"{skipped or 'none'})"
+        )
     codebook = load_codebook(cfg.codebook)
     stance = load_stance(cfg.stance)
     docs = [Doc(str(r.id), str(r.title or ""), str(r.text)) for r in docs_df.itertuples()]
@@ -287,7 +333,11 @@ def run_label(documents: str | Path, output: str | Path, cfg: LabelConfig) -> La
         (out / "disagreements.csv").write_text(rep.disagreements.to_csv(index=False))
 
     report = {
+        "documents_in": len(all_docs),
         "documents": len(rows),
+        "skipped": skipped,
+        "skipped_total": sum(skipped.values()),
+        "row_errors": row_errors,
         "gold_documents": n_gold,
         "label_model_frames": frame_method,
         "label_model_stance": stance_method,
@@ -392,6 +442,9 @@ def _log_mlflow(
         mq = {k: v for k, v in report["mention_quality"].items() if not math.isnan(v)}
         mlflow.log_metrics(mq)
         mlflow.log_metric("lf_errors", len(report["lf_errors"]))
+        mlflow.log_metrics(
+            {"documents_in": report["documents_in"], "skipped_total": report["skipped_total"]}
+        )
         meta_cols = [
             c
             for c in ("id", "source_id", "title", "source", "date", "lang")

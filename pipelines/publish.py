@@ -299,19 +299,21 @@ def publish(cfg: PublishConfig) -> PublishResult:
             version = mlflow.register_model(
                 info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
             )
-        v = version.version
-        vtags = {
-            "git_commit": tracking.git_commit(),
-            "config_hash": config_hash(cfg),
-            "data_digest": info["data_digest"] or "",
-            "frames_run": frames_run,
-            "stance_run": stance_run,
-            "gate": f"{alias}: {reason}",
-        }
-        vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
-        for k, val in vtags.items():
-            client.set_model_version_tag(cfg.model_name, v, k, str(val))
-        client.set_registered_model_alias(cfg.model_name, alias, v)  # last: all or nothing
+            # Still inside the run: if the registry fails from here on, the publish run
+            # ends FAILED, and the version it made never received an alias.
+            v = version.version
+            vtags = {
+                "git_commit": tracking.git_commit(),
+                "config_hash": config_hash(cfg),
+                "data_digest": info["data_digest"] or "",
+                "frames_run": frames_run,
+                "stance_run": stance_run,
+                "gate": f"{alias}: {reason}",
+            }
+            vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
+            for k, val in vtags.items():
+                client.set_model_version_tag(cfg.model_name, v, k, str(val))
+            client.set_registered_model_alias(cfg.model_name, alias, v)  # last: all or nothing
     return PublishResult(cfg.model_name, str(v), alias, reason, metrics)
 
 

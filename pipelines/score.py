@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ScoreConfig
 from pipelines.progress import bar
+from pipelines.readers import Record, iter_csv, iter_jsonl
 
 MANIFEST = "_manifest.json"  # a leading _ keeps Parquet readers of the folder off it
+READ_ERROR = "_read_error"  # set on a row whose line could not be parsed; never written out
 
 
 class ScoreError(RuntimeError):
@@ -49,21 +52,22 @@ class ScoreResult:
 
 def resolve_model(uri: str) -> tuple[str, str]:
     """``models:/name@alias`` or ``models:/name/N`` -> (pinned URI, version string)."""
-    if not uri.startswith("models:/"):
+    # models://PROFILE/... would name another registry; runs:/, file paths and URLs
+    # bypass the registry altogether.
+    m = re.fullmatch(r"models:/(?P<name>[^/@:\s]+)(?:@(?P<alias>[\w.-]+)|/(?P<version>\d+))", uri)
+    if not m:
         raise ScoreError(
             f"model URI {uri!r}: only registry URIs (models:/NAME@ALIAS or "
-            "models:/NAME/VERSION) are accepted: artifacts are pickles, so "
-            "mediaframe loads only what the configured registry serves"
+            "models:/NAME/VERSION) of the configured registry are accepted: artifacts are "
+            "pickles, so mediaframe loads only what that registry serves"
         )
     client = mlflow.MlflowClient()
-    body = uri[len("models:/") :]
+    name = m.group("name")
     try:
-        if "@" in body:
-            name, alias = body.split("@", 1)
-            mv = client.get_model_version_by_alias(name, alias)
+        if m.group("alias"):
+            mv = client.get_model_version_by_alias(name, m.group("alias"))
         else:
-            name, version = body.rsplit("/", 1)
-            mv = client.get_model_version(name, version)
+            mv = client.get_model_version(name, m.group("version"))
     except (mlflow.exceptions.MlflowException, ValueError) as exc:
         raise ScoreError(
             f"model {uri!r} not found in the registry at "
@@ -119,10 +123,47 @@ def _read(f: Path, size: int) -> Iterator[pd.DataFrame]:
         pf = pq.ParquetFile(f)
         for batch in pf.iter_batches(batch_size=size):
             yield batch.to_pandas()
-    elif suf in (".jsonl", ".json"):
-        yield from pd.read_json(f, lines=True, chunksize=size, dtype=False, convert_dates=False)
+        return
+    # A line that is not JSON (or a CSV row with stray fields) still becomes an output
+    # row, with its error, so rows out always equal rows in.
+    buf: list[dict[str, Any]] = []
+    for rec in _records(f):
+        row = dict(rec.values) if rec.values is not None else {}
+        row[READ_ERROR] = None if rec.values is not None else f"{f.name}: {rec.where}: {rec.error}"
+        buf.append(row)
+        if len(buf) >= size:
+            yield pd.DataFrame(buf)
+            buf = []
+    if buf:
+        yield pd.DataFrame(buf)
+
+
+def _records(f: Path) -> Iterator[Record]:
+    if f.suffix.lower() == ".csv":
+        try:
+            yield from iter_csv(f)
+        except ValueError as exc:
+            raise ScoreError(str(exc)) from None
     else:
-        yield from pd.read_csv(f, chunksize=size, dtype=str, keep_default_na=True)
+        yield from iter_jsonl(f)
+
+
+def check_columns(files: list[Path]) -> None:
+    """Every input must have a ``text`` column: found before the model loads or a shard
+    is written, rather than as a failure in the middle of the job."""
+    for f in files:
+        if f.suffix.lower() == ".parquet":
+            try:
+                names = pq.ParquetFile(f).schema_arrow.names
+            except (OSError, pa.ArrowException) as exc:
+                raise ScoreError(f"{f}: not a readable Parquet file: {exc}") from None
+        else:
+            first = next((r.values for r in _records(f) if r.values is not None), None)
+            if first is None:
+                continue  # empty, or every row broken: each is an error row, not a crash
+            names = list(first)
+        if "text" not in names:
+            raise ScoreError(f"{f}: no 'text' column; columns are {sorted(map(str, names))}")
 
 
 def normalise_input(chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
@@ -135,12 +176,17 @@ def normalise_input(chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
 
     out = chunk.reset_index(drop=True).copy()
     bad: dict[int, str] = {}
-    if "text" in out.columns:
-        for i, v in out["text"].items():
-            if v is not None and not isinstance(v, str) and not (isinstance(v, float) and v != v):
-                bad[int(i)] = type(v).__name__
-        out.loc[list(bad), "text"] = None
-        out["text"] = out["text"].astype(object).where(out["text"].notna(), None)
+    if READ_ERROR in out.columns:
+        bad.update({int(i): str(m) for i, m in out[READ_ERROR].items() if isinstance(m, str)})
+        out = out.drop(columns=[READ_ERROR])
+    if "text" not in out.columns:  # a chunk of unparseable lines only
+        out["text"] = None
+    for i, v in out["text"].items():
+        if v is not None and not isinstance(v, str) and not (isinstance(v, float) and v != v):
+            bad.setdefault(int(i), f"text is {type(v).__name__}, not a string")
+    out["text"] = out["text"].astype(object)
+    out.loc[list(bad), "text"] = None
+    out["text"] = out["text"].where(out["text"].notna(), None)
     for c in INPUT_COLUMNS:
         if c != "text" and c in out.columns:
             out[c] = [
@@ -206,8 +252,13 @@ def score(
 ) -> ScoreResult:
     out = Path(output)
     files = list_inputs(inputs)
+    check_columns(files)
     pinned, version = resolve_model(cfg.model)
     with OutputLock(out):
+        # A job killed while writing leaves its temporary shard behind; holding the lock,
+        # nothing else can be writing it.
+        for stale in out.glob(".part-*.tmp"):
+            stale.unlink(missing_ok=True)
         manifest_path = out / MANIFEST
         fp = fingerprint(files)
         manifest: dict[str, Any] = {}
@@ -270,8 +321,8 @@ def score(
                 schema = output_schema(model)
             clean, bad = normalise_input(chunk)
             result = model.predict(clean)
-            for i, kind in bad.items():
-                result.loc[i, "error"] = f"text is {kind}, not a string"
+            for i, message in bad.items():
+                result.loc[i, "error"] = message
             result["model_version"] = version
             _write_shard(result, out / name, schema)
             n_err = int(result["error"].notna().sum())

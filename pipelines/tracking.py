@@ -32,9 +32,37 @@ EXPERIMENTS = {
 }
 
 
+class TrackingUnavailable(RuntimeError):
+    """The tracking server cannot be reached or answers with errors: stop before any work."""
+
+
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/?#]*)@")
+
+
 def redact(uri: str) -> str:
-    """Hide credentials in URIs before they reach a log or an MLflow param."""
-    return re.sub(r"(//[^:/@]+):[^@/]+@", r"\1:***@", uri)
+    """Hide credentials in URIs before they reach a log or an MLflow param.
+
+    The user part ends at the last ``@`` before the host, so a password holding ``@``,
+    ``:`` or ``/`` is hidden whole, and a token given as the user name is hidden too.
+    """
+    m = _USERINFO.match(uri)
+    if not m:
+        return uri
+    user = m.group("user")
+    name = user.split(":", 1)[0] if ":" in user else "***"
+    shown = f"{name}:***" if ":" in user else name
+    return f"{m.group('scheme')}{shown}@{uri[m.end() :]}"
+
+
+def split_credentials(uri: str) -> tuple[str, str | None, str | None]:
+    """``https://user:pw@host`` -> (``https://host``, user, pw); other URIs unchanged."""
+    from urllib.parse import unquote
+
+    m = _USERINFO.match(uri)
+    if not m or not uri.startswith(("http://", "https://")):
+        return uri, None, None
+    user, _, password = m.group("user").partition(":")
+    return m.group("scheme") + uri[m.end() :], unquote(user), unquote(password)
 
 
 def default_uri() -> str:
@@ -42,9 +70,62 @@ def default_uri() -> str:
 
 
 def configure(uri: str | None = None) -> str:
+    """Point MLflow at the store and make sure a server store answers before any work.
+
+    Credentials in an http(s) URI move to MLFLOW_TRACKING_USERNAME/PASSWORD, which MLflow
+    sends as basic auth, so the URI MLflow holds (and prints in "View run" links) has none.
+    A server that is down fails here, in seconds, with the URI named (redacted): MLflow
+    would otherwise retry each call for minutes. MLFLOW_HTTP_REQUEST_MAX_RETRIES (default
+    here 2) and MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (default 1 s) set how long to retry.
+    """
     resolved = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
-    mlflow.set_tracking_uri(resolved)
-    return resolved
+    clean, user, password = split_credentials(resolved)
+    if user is not None:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = user
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = password or ""
+        if os.environ.get("MLFLOW_TRACKING_URI") == resolved:
+            os.environ["MLFLOW_TRACKING_URI"] = clean  # child processes inherit no secret
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    mlflow.set_tracking_uri(clean)
+    if clean.startswith(("http://", "https://")):
+        check_server(clean)
+    return clean
+
+
+def check_server(uri: str) -> None:
+    """One real API call, retried with backoff as configured; a clear error if it fails."""
+    import time
+
+    import requests
+
+    retries = int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"))
+    backoff = float(os.environ.get("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"))
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    auth = (user, os.environ.get("MLFLOW_TRACKING_PASSWORD", "")) if user else None
+    url = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search"
+    problem = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            resp = requests.post(url, json={"max_results": 1}, auth=auth, timeout=10)
+        except requests.RequestException as exc:
+            problem = f"unreachable ({type(exc).__name__})"
+            continue
+        if resp.status_code in (401, 403):
+            raise TrackingUnavailable(
+                f"tracking server {redact(uri)} refused the credentials (HTTP "
+                f"{resp.status_code}); set MLFLOW_TRACKING_USERNAME/PASSWORD"
+            )
+        if resp.ok:
+            return
+        problem = f"answered HTTP {resp.status_code}"
+    raise TrackingUnavailable(
+        f"tracking server {redact(uri)} {problem} after {retries + 1} attempt(s); "
+        "nothing was run. Check --tracking-uri / MLFLOW_TRACKING_URI, or raise "
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES to wait for it longer"
+    )
 
 
 SYSTEM_METRICS_INTERVAL = 5.0  # seconds; MLflow's 10 s would miss most baseline runs

@@ -92,7 +92,7 @@ def test_non_string_and_empty_rows_are_counted_not_crashing(tmp_path: Path) -> N
     assert rep.dropped["non_string_text"] == 1
     assert rep.dropped["empty_text"] == 1
     assert rep.dropped["too_short"] == 1
-    assert any("mixed.jsonl: row 1" in e and "'text'" in e for e in rep.errors)
+    assert any("mixed.jsonl: line 2" in e and "'text'" in e for e in rep.errors)
 
 
 def test_encodings_binary_and_oversized_files(tmp_path: Path) -> None:
