@@ -14,7 +14,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,12 @@ import pyarrow.parquet as pq
 
 from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
-from pipelines.config import ScoreConfig
+from pipelines.config import ColumnMap, ScoreConfig
 from pipelines.progress import bar
 
 MANIFEST = "_manifest.json"  # a leading _ keeps Parquet readers of the folder off it
+# A chunk in (normalised input) -> its scored rows out, in order; and the output schema.
+Predict = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 class ScoreError(RuntimeError):
@@ -96,12 +98,46 @@ def list_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
-def iter_chunks(files: list[Path], size: int) -> Iterator[pd.DataFrame]:
-    """Chunks of exactly ``size`` rows (the last one shorter), across file boundaries."""
+def renames(cols: ColumnMap) -> dict[str, str]:
+    """Source column -> the scorer's input field, for the fields mapped to another name."""
+    return {src: field for field, src in cols.model_dump().items() if src and src != field}
+
+
+def columns_of(f: Path) -> list[str]:
+    """The column names of an input file, read from its schema or first record only."""
+    suf = f.suffix.lower()
+    if suf == ".parquet":
+        return list(pq.read_schema(f).names)
+    if suf in (".jsonl", ".json"):
+        first = next(_read(f, 1), pd.DataFrame())
+        return list(first.columns)
+    return list(pd.read_csv(f, nrows=0).columns)
+
+
+def check_inputs(files: list[Path], cols: ColumnMap) -> None:
+    """Fail before any model is loaded when a file has no text column to score."""
+    for f in files:
+        have = columns_of(f)
+        if cols.text not in have:
+            raise ScoreError(
+                f"{f}: no text column {cols.text!r}; columns are {have}. "
+                "Map yours with --set columns.text=NAME (likewise id, title, source, date, url)"
+            )
+
+
+def iter_chunks(
+    files: list[Path], size: int, cols: ColumnMap | None = None
+) -> Iterator[pd.DataFrame]:
+    """Chunks of exactly ``size`` rows (the last one shorter), across file boundaries,
+    with mapped columns renamed to the scorer's input fields."""
+    names = renames(cols or ColumnMap())
     buf: list[pd.DataFrame] = []
     n = 0
     for f in files:
         for part in _read(f, size):
+            if names:
+                part = part.drop(columns=[v for v in names.values() if v in part.columns])
+                part = part.rename(columns=names)
             buf.append(part)
             n += len(part)
             while n >= size:
@@ -186,7 +222,12 @@ def output_schema(model) -> pa.Schema:
     chunk whose dates are all missing is not typed differently from the next one."""
     from labeling.schema import arrow_schema
 
-    scorer = model.unwrap_python_model().scorer
+    scorer = getattr(model.unwrap_python_model(), "scorer", None)
+    if scorer is None:
+        raise ScoreError(
+            "this model is not a mediaframe scoring function (it has no bundled scorer); "
+            "publish one with `mediaframe publish`"
+        )
     return arrow_schema(
         scorer.frames.spec.labels,
         scorer.targets,
@@ -206,6 +247,7 @@ def score(
 ) -> ScoreResult:
     out = Path(output)
     files = list_inputs(inputs)
+    check_inputs(files, cfg.columns)
     pinned, version = resolve_model(cfg.model)
     with OutputLock(out):
         manifest_path = out / MANIFEST
@@ -253,40 +295,60 @@ def score(
             from pipelines.spark import score_spark
 
             return score_spark(files, out, cfg, pinned, version, manifest, manifest_path)
-        t0 = time.perf_counter()
-        model = None
-        done = manifest["shards"]
-        total_rows = skipped = errors = 0
-        progress = bar("score", unit="doc")
-        for k, chunk in enumerate(iter_chunks(files, cfg.chunk_size)):
-            name = f"part-{k:05d}.parquet"
-            if name in done and (out / name).exists():
-                skipped += 1
-                total_rows += done[name]["rows"]
-                progress.update(len(chunk))
-                continue
-            if model is None:
-                model = mlflow.pyfunc.load_model(pinned)
-                schema = output_schema(model)
-            clean, bad = normalise_input(chunk)
-            result = model.predict(clean)
-            for i, kind in bad.items():
-                result.loc[i, "error"] = f"text is {kind}, not a string"
-            result["model_version"] = version
-            _write_shard(result, out / name, schema)
-            n_err = int(result["error"].notna().sum())
-            done[name] = {"rows": len(result), "errors": n_err}
-            _write_json_atomic(manifest, manifest_path)
-            total_rows += len(result)
-            errors += n_err
+
+        def load() -> tuple[Predict, pa.Schema]:
+            model = mlflow.pyfunc.load_model(pinned)
+            return model.predict, output_schema(model)
+
+        return score_shards(files, out, cfg, version, manifest, manifest_path, load)
+
+
+def score_shards(
+    files: list[Path],
+    out: Path,
+    cfg: ScoreConfig,
+    version: str,
+    manifest: dict[str, Any],
+    manifest_path: Path,
+    load: Callable[[], tuple[Predict, pa.Schema]],
+) -> ScoreResult:
+    """The chunk loop both engines share: chunk k -> shard part-k, finished shards
+    skipped, the manifest rewritten after each shard. ``load`` is called once, at the
+    first chunk that needs scoring, so a finished or nearly finished job loads nothing."""
+    t0 = time.perf_counter()
+    predict: Predict | None = None
+    schema: pa.Schema | None = None
+    done = manifest["shards"]
+    total_rows = skipped = 0
+    progress = bar("score", unit="doc")
+    for k, chunk in enumerate(iter_chunks(files, cfg.chunk_size, cfg.columns)):
+        name = f"part-{k:05d}.parquet"
+        if name in done and (out / name).exists():
+            skipped += 1
+            total_rows += done[name]["rows"]
             progress.update(len(chunk))
-        progress.close()
-        manifest["complete"] = True
-        manifest["rows"] = total_rows
+            continue
+        if predict is None or schema is None:
+            predict, schema = load()
+        clean, bad = normalise_input(chunk)
+        result = predict(clean)
+        if len(result) != len(clean):  # the one-row-per-input guarantee, checked
+            raise ScoreError(f"shard {name}: {len(clean)} rows in, {len(result)} out")
+        for i, kind in bad.items():
+            result.loc[i, "error"] = f"text is {kind}, not a string"
+        result["model_version"] = version
+        _write_shard(result, out / name, schema)
+        done[name] = {"rows": len(result), "errors": int(result["error"].notna().sum())}
         _write_json_atomic(manifest, manifest_path)
-        secs = time.perf_counter() - t0
-        errors = sum(s.get("errors", 0) for s in done.values())
-        return ScoreResult(out, total_rows, len(done), skipped, version, secs, errors)
+        total_rows += len(result)
+        progress.update(len(chunk))
+    progress.close()
+    manifest["complete"] = True
+    manifest["rows"] = total_rows
+    _write_json_atomic(manifest, manifest_path)
+    secs = time.perf_counter() - t0
+    errors = sum(s.get("errors", 0) for s in done.values())
+    return ScoreResult(out, total_rows, len(done), skipped, version, secs, errors)
 
 
 def log_score_run(result: ScoreResult, inputs: list[str]) -> None:
