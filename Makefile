@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "==> installing mediaframe into $(VENV) (pinned by constraints.txt)"
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q torch==2.13.0 -c constraints.txt
-	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark]"
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -37,6 +37,7 @@ ui: $(STAMP)
 # Speed and memory on this machine: tables printed, JSON in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_models.py
+	$(BIN)/python bench/bench_score.py
 
 clean:
 	rm -rf runs mlruns.db mlartifacts

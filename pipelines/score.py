@@ -250,6 +250,9 @@ def score(
     check_inputs(files, cfg.columns)
     pinned, version = resolve_model(cfg.model)
     with OutputLock(out):
+        # A job killed mid-write leaves its temporary file; under the lock, nobody owns it.
+        for tmp in out.glob(".*.tmp"):
+            tmp.unlink()
         manifest_path = out / MANIFEST
         fp = fingerprint(files)
         manifest: dict[str, Any] = {}
