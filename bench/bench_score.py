@@ -182,7 +182,9 @@ def spark_row(family: str, uri: str, inp: Path, work: Path, ref: Path, chunk: in
     secs, rss, _ = run_job(uri, inp, out, chunk, "spark")
     got = labels(out)
     want = labels(ref).head(len(got)).reset_index(drop=True)
-    same = int((got[LABELS] == want[LABELS]).all(axis=1).sum())
+    # None == None is False in pandas: compare with nulls filled
+    cols = ["frames", *LABELS]
+    same = int((got[cols].fillna("<null>") == want[cols].fillna("<null>")).all(axis=1).sum())
     assert got["id"].tolist() == want["id"].tolist() and same == len(got), f"{family} spark"
     return {
         "row": f"{family}, spark local[2]",
@@ -200,6 +202,7 @@ def main() -> None:
     ap.add_argument("--transformer-rows", type=int, default=2_000)
     ap.add_argument("--spark-rows", type=int, default=1_000, help="rows per family on Spark")
     ap.add_argument("--chunk", type=int, default=0, help="chunk size (default rows/20)")
+    ap.add_argument("--families", default="baseline,transformer", help="comma-separated")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
@@ -208,7 +211,9 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
-        for family, n in (("baseline", args.rows), ("transformer", args.transformer_rows)):
+        sizes = {"baseline": args.rows, "transformer": args.transformer_rows}
+        for family in args.families.split(","):
+            n = sizes[family]
             store = work / family
             store.mkdir()
             uri = publish_champion(family, store)
@@ -217,10 +222,12 @@ def main() -> None:
             ids = pq.read_table(inp, columns=["id"]).column("id").to_pylist()
             chunk = args.chunk or max(10, n // 20)
             rows += kill_and_resume(family, uri, inp, ids, work, chunk)
+            print(rows[-2:], flush=True)
             m = min(args.spark_rows, n)
             sinp = work / f"{family}-spark.parquet"
             write_corpus(sinp, n, first=m)
             rows.append(spark_row(family, uri, sinp, work, work / f"{family}-whole", chunk))
+            print(rows[-1], flush=True)
     extra = {
         "command": "python bench/bench_score.py " + " ".join(sys.argv[1:]),
         "load_average_before": load_before,
