@@ -44,7 +44,11 @@ def root() -> Path:
 def store_in(tmp: Path) -> Iterator[str]:
     """Work in ``tmp`` against a sqlite store there, for longer than one test (module or
     session fixtures, where monkeypatch cannot reach); cwd and tracking URI are restored."""
-    old_cwd, old_env, old_uri = Path.cwd(), os.environ.get(URI_VAR), mlflow.get_tracking_uri()
+    old_cwd, old_env = Path.cwd(), os.environ.get(URI_VAR)
+    # Left pointing at this store unless one was set before, as the module fixtures did
+    # before this helper: "restoring" mlflow's own default would send later tests that
+    # set no store to ./mlflow.db in the checkout.
+    old_uri = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     os.chdir(tmp)
     uri = f"sqlite:///{tmp / 'mlruns.db'}"
     os.environ[URI_VAR] = uri
@@ -57,7 +61,8 @@ def store_in(tmp: Path) -> Iterator[str]:
             os.environ.pop(URI_VAR, None)
         else:
             os.environ[URI_VAR] = old_env
-        mlflow.set_tracking_uri(old_uri)
+        if old_uri is not None:
+            mlflow.set_tracking_uri(old_uri)
 
 
 def train_and_publish(
@@ -137,9 +142,10 @@ def champion_store(
     baseline_champion: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[dict[str, Any]]:
     """Point this test (and its subprocesses) at the baseline champion's store."""
-    old = mlflow.get_tracking_uri()
+    old = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(URI_VAR, baseline_champion["uri"])
     mlflow.set_tracking_uri(baseline_champion["uri"])
     yield baseline_champion
-    mlflow.set_tracking_uri(old)
+    if old is not None:  # see store_in
+        mlflow.set_tracking_uri(old)
