@@ -193,9 +193,8 @@ class StanceCues:
         if key in doc.cache:
             return doc.cache[key]
         sents = [doc.title, *doc.sentences] if doc.title else doc.sentences
-        with_mention = [
-            i for i, s in enumerate(sents) if any(n == target for n, _ in self.mentions.finditer(s))
-        ]
+        spans = self._sentence_mentions(doc, sents)
+        with_mention = [i for i, found in enumerate(spans) if any(n == target for n, _ in found)]
         w = self.spec.window
         near = sorted(
             {j for i in with_mention for j in range(i - w, i + w + 1)} & set(range(len(sents)))
@@ -228,19 +227,30 @@ class StanceCues:
                     tally[f"quote_{pol}"] += 1
                 if doc.title and j == 0 and is_mention:
                     tally[f"title_{pol}"] += 1
-                if is_mention and self._adjacent(s, m, target):
+                if is_mention and self._adjacent(s, spans[j], m, target):
                     tally[f"adjacent_{pol}"] += 1
                 cues.append(f"{pol}:{m.group(0).lower()}")
         out = {"tally": tally, "n_mentions": len(with_mention), "cues": cues}
         doc.cache[key] = out
         return out
 
-    def _adjacent(self, sentence: str, cue: re.Match[str], target: str) -> bool:
+    def _sentence_mentions(self, doc: Doc, sents: list[str]) -> list[list[tuple[str, range]]]:
+        """Each sentence's target mentions (target, span), found once for all targets."""
+        if "sentence_mentions" not in doc.cache:
+            doc.cache["sentence_mentions"] = [
+                [(n, range(m.start(), m.end())) for n, m in self.mentions.finditer(s)]
+                for s in sents
+            ]
+        return doc.cache["sentence_mentions"]
+
+    def _adjacent(
+        self, sentence: str, mentions: list[tuple[str, range]], cue: re.Match[str], target: str
+    ) -> bool:
         """A cue within six words of the target's own mention ("NATO's provocations")."""
-        for name, m in self.mentions.finditer(sentence):
+        for name, span in mentions:
             if name != target:
                 continue
-            gap = sentence[min(m.end(), cue.end()) : max(m.start(), cue.start())]
+            gap = sentence[min(span.stop, cue.end()) : max(span.start, cue.start())]
             if len(gap.split()) <= 6:
                 return True
         return False

@@ -1,18 +1,17 @@
 """Label models: turn a matrix of votes (rows = items, columns = functions) into probabilities.
 
-Majority vote is the floor. Dawid-Skene (crowd-kit's maintained implementation) learns a
-confusion matrix per function without gold, so a precise function outweighs a noisy one.
+Majority vote is the floor. Dawid-Skene learns a confusion matrix per function without gold,
+so a precise function outweighs a noisy one: crowd-kit's algorithm, run on dense arrays
+(the same result in about a seventh of the CPU time; see ``dawid_skene``).
 Frames are aggregated one-vs-rest (a binary problem per frame); stance as one multiclass
 problem. Items with no votes get the class prior rather than a made-up certainty.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 ABSTAIN = -1
 
@@ -41,39 +40,81 @@ def majority_vote(votes: np.ndarray, n_classes: int, prior: np.ndarray | None = 
     return FitResult(probs, {})
 
 
-def dawid_skene(
-    votes: np.ndarray, n_classes: int, names: list[str], n_iter: int = 100
-) -> FitResult:
-    from crowdkit.aggregation import DawidSkene
+_EPS = 1e-10
 
-    rows, cols = np.nonzero(votes != ABSTAIN)
-    p = _prior(votes, n_classes)
-    probs = np.tile(p, (votes.shape[0], 1))
+
+def dawid_skene(
+    votes: np.ndarray, n_classes: int, names: list[str], n_iter: int = 100, tol: float = 1e-5
+) -> FitResult:
+    """Dawid-Skene EM, the algorithm of crowd-kit's ``DawidSkene`` on dense arrays.
+
+    Same initialisation (majority vote), E- and M-steps, clipping and stopping rule
+    (evidence lower bound per response improving by less than ``tol``), so the result
+    equals crowd-kit's (tested against it); but each step is one ``einsum`` over the
+    vote matrix instead of pandas joins and group-bys over one row per vote: on the
+    benchmark's 30,000-document vote matrix (16 models) 0.8 CPU-seconds instead of 5.5
+    (bench/RESULTS.md).
+    """
+    p0 = _prior(votes, n_classes)
+    probs = np.tile(p0, (votes.shape[0], 1))
+    rows = np.nonzero((votes != ABSTAIN).any(axis=1))[0]
+    labels = np.unique(votes[votes != ABSTAIN])
     if len(rows) == 0:
         return FitResult(probs, {})
-    df = pd.DataFrame(
-        {"task": rows, "worker": [names[c] for c in cols], "label": votes[rows, cols]}
-    )
-    if df["label"].nunique() < 2:
+    if len(labels) < 2:
         return majority_vote(votes, n_classes)
-    ds = DawidSkene(n_iter=n_iter)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        proba = ds.fit_predict_proba(df)
-    proba = proba.reindex(columns=range(n_classes), fill_value=0.0)
-    probs[proba.index.to_numpy(dtype=int)] = proba.to_numpy(dtype=float)
-    accuracies: dict[str, float] = {}
-    errors = getattr(ds, "errors_", None)  # rows (worker, observed), columns true label
-    priors = getattr(ds, "priors_", None)
-    if errors is not None and priors is not None:
-        for w in df["worker"].unique():
-            acc = 0.0
-            for c in priors.index:
-                key = (w, c)
-                if key in errors.index and c in errors.columns:
-                    acc += float(priors[c]) * float(errors.loc[key, c])
-            accuracies[str(w)] = acc
+    v = votes[rows]
+    # one-hot responses: items x functions x observed labels
+    onehot = (v[:, :, None] == labels[None, None, :]).astype(np.float64)
+    answered = onehot.sum(axis=0) > 0  # (function, label) pairs that occur at all
+    n_resp = onehot.sum()
+    post = onehot.sum(axis=1)
+    post /= post.sum(axis=1, keepdims=True)  # majority vote
+    errors = _m_step(onehot, post, answered)
+    prior = post.mean(axis=0)
+    loss = -np.inf
+    for _ in range(n_iter):
+        prior = np.clip(prior, _EPS, None)
+        log_lik = np.log2(prior) + np.einsum("ijl,jlc->ic", onehot, _log(errors, np.log2))
+        post = np.exp2(log_lik - log_lik.max(axis=1, keepdims=True))
+        post /= post.sum(axis=1, keepdims=True)
+        prior = post.mean(axis=0)
+        errors = _m_step(onehot, post, answered)
+        # evidence lower bound: expected joint log-likelihood (the prior counted per
+        # response, as crowd-kit does) plus the posterior's entropy, per response
+        joint = np.einsum("ijl,jlc->ic", onehot, _log(errors, np.log))
+        joint += onehot.sum(axis=(1, 2))[:, None] * np.log(np.clip(prior, _EPS, None))
+        post = np.clip(post, _EPS, None)
+        new_loss = float((post * joint).sum() - (post * np.log(post)).sum()) / n_resp
+        if new_loss - loss < tol:
+            break
+        loss = new_loss
+    probs[rows] = 0.0
+    probs[np.ix_(rows, labels)] = post
+    prior = np.clip(prior, _EPS, None)
+    accuracies = {
+        names[j]: float(
+            sum(prior[c] * errors[j, c, c] for c in range(len(labels)) if answered[j, c])
+        )
+        for j in range(votes.shape[1])
+        if answered[j].any()
+    }
     return FitResult(probs, accuracies)
+
+
+def _m_step(onehot: np.ndarray, post: np.ndarray, answered: np.ndarray) -> np.ndarray:
+    """Each function's confusion matrix P(observed label | true class), (j, l, c)."""
+    errors = np.einsum("ijl,ic->jlc", onehot, post)
+    errors = np.where(answered[:, :, None], np.clip(errors, _EPS, None), 0.0)
+    total = errors.sum(axis=1, keepdims=True)  # 0 for a function that never voted
+    return np.divide(errors, total, out=np.zeros_like(errors), where=total > 0)
+
+
+def _log(x: np.ndarray, fn) -> np.ndarray:
+    """Log where defined; the zeros (label never given by a function) are never used."""
+    out = np.zeros_like(x)
+    np.copyto(out, fn(np.where(x > 0, x, 1.0)))
+    return out
 
 
 def aggregate(method: str, votes: np.ndarray, n_classes: int, names: list[str]) -> FitResult:

@@ -9,6 +9,7 @@ positive example and per-example weights (the label model's confidence) both wor
 from __future__ import annotations
 
 import pickle
+import time
 import warnings
 from pathlib import Path
 
@@ -62,6 +63,9 @@ class BaselineModel(TextModel):
         self.constant: dict[int, float] = {}
         self.windows = TargetWindows(spec, self.cfg.target_window)
         self.cues = PolarityCues(spec.cue_lexicon) if spec.cue_lexicon else None
+        # One row per (fold, C) of the grouped CV search, for the training run to log as
+        # nested MLflow runs; empty when the search is off.
+        self.cv_results: list[dict] = []
 
     # ------------------------------------------------------------------ features
     def _frame(self, texts: list[str], targets: list[str] | None) -> pd.DataFrame:
@@ -156,9 +160,11 @@ class BaselineModel(TextModel):
         else:
             folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(F, y))
         best, best_score = self.cfg.C, -1.0
+        self.cv_results = []
         for C in self.cfg.cv_grid_C:
             scores = []
-            for tr, va in folds:
+            for fold, (tr, va) in enumerate(folds):
+                t0 = time.perf_counter()
                 sub = BaselineModel(
                     self.spec, self.cfg.model_copy(update={"cv_search": False, "C": C})
                 )
@@ -168,6 +174,17 @@ class BaselineModel(TextModel):
                     [train.targets[i] for i in va] if train.targets else None,
                 )
                 scores.append(_quick_f1(self.spec.kind, train.y[va], p))
+                self.cv_results.append(
+                    {
+                        "fold": fold,
+                        "C": float(C),
+                        "f1": scores[-1],
+                        "n_train": len(tr),
+                        "n_val": len(va),
+                        "held_out": sorted({groups[i] for i in va}) if groups else [],
+                        "seconds": time.perf_counter() - t0,
+                    }
+                )
             if np.mean(scores) > best_score:
                 best, best_score = C, float(np.mean(scores))
         return best

@@ -133,6 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "report",
+        help="what the outlets did: frame shares and stance per source and period",
+        description="From scored Parquet (the output of `mediaframe score`, or "
+        "labels.parquet): frame shares and stance toward each target per source and "
+        "per week or month, with Wilson intervals, as CSV tables, plots and one "
+        "self-contained HTML page (DIR/outlet_report.html), logged to MLflow. Rows "
+        "with an error or no date are counted and reported, never dropped silently.",
+        epilog=EPILOG,
+    )
+    _common(p, "configs/report.yaml")
+    p.add_argument(
+        "--period", choices=["week", "month"], help="time bucket (default: from the config)"
+    )
+
+    p = sub.add_parser(
         "run",
         help="the whole flow on the bundled sample (or your corpus)",
         description="ingest -> label -> train baseline and transformer for "
@@ -291,6 +306,23 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"scored {res.rows} rows ({res.errors} with errors) with {res.model_version} "
             f"into {res.output}: {res.shards} shards, {res.skipped_shards} already done"
         )
+        return 0
+    if args.stage == "report":
+        from pipelines.report import run_report
+
+        cfg = C.load_config(C.ReportConfig, _cfg_path(args.config), args.set)
+        if args.period:
+            cfg.period = args.period
+        if not args.input or not args.output:
+            raise ValueError("report needs --input SCORED_DIR_OR_FILES... and --output DIR")
+        rep = run_report(args.input, args.output, cfg)
+        print(
+            f"report: {rep.html} ({rep.rows} rows from {rep.sources} sources over "
+            f"{rep.periods} {cfg.period}s; {rep.errors} rows with errors and {rep.undated} "
+            "without a usable date counted, not in the shares over time)"
+        )
+        if rep.incomplete:
+            print(f"warning: scoring not finished in {rep.incomplete}", file=sys.stderr)
         return 0
     if args.stage == "run":
         from pipelines.run import run_all

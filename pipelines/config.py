@@ -164,6 +164,15 @@ class ScoreConfig(Strict):
     columns: ColumnMap = ColumnMap()
 
 
+class ReportConfig(Strict):
+    period: Literal["week", "month"] = Field("month", description="weeks start on Monday")
+    confidence: float = Field(0.95, gt=0, lt=1, description="Wilson interval level")
+    max_outlets_in_plots: int = Field(
+        12, ge=1, description="the largest outlets get a panel; every outlet is in the tables"
+    )
+    batch_rows: int = Field(100_000, ge=1, description="rows read at a time")
+
+
 class RunConfig(Strict):
     """The whole flow on one corpus; each stage config is a path or an inline mapping."""
 
@@ -177,6 +186,7 @@ class RunConfig(Strict):
     train_stance: TrainConfig = TrainConfig(task="stance")
     publish: PublishConfig = PublishConfig()
     score: ScoreConfig = ScoreConfig()
+    report: ReportConfig = ReportConfig()
 
     @field_validator("models", "tasks")
     @classmethod
@@ -186,7 +196,15 @@ class RunConfig(Strict):
         return v
 
 
-STAGE_FIELDS = {"ingest", "label", "train_frames", "train_stance", "publish", "score"}
+STAGE_FIELDS = {
+    "ingest",
+    "label",
+    "train_frames",
+    "train_stance",
+    "publish",
+    "score",
+    "report",
+}
 
 T = TypeVar("T", bound=BaseModel)
 

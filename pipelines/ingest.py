@@ -14,7 +14,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,19 +380,37 @@ def _strip_controls(text: str) -> str:
     return _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
 
 
-def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
+def write_documents(docs: Iterable[dict[str, Any]], path: Path, chunk_size: int = 5000) -> int:
+    """Stream documents into one Parquet file, ``chunk_size`` rows per row group.
+
+    Memory stays flat in the corpus size: only one chunk of texts is held at a time. Every
+    column is a string column, so chunks share one schema whatever values they hold.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, pa.string()) for c in DOC_COLUMNS])
+    n = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        chunk: list[dict[str, Any]] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= chunk_size:
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                n += len(chunk)
+                chunk = []
+        writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+        n += len(chunk)
+    return n
 
 
 def ingest(inputs: list[str | Path], output: str | Path, cfg: IngestConfig) -> IngestReport:
     """Run the stage; returns the report, which is also written beside the corpus."""
     out = Path(output)
     report = IngestReport()
-    docs = list(iter_documents(inputs, cfg, report))
-    df = pd.DataFrame(docs, columns=DOC_COLUMNS)
-    report.documents_out = len(df)
-    atomic_write_parquet(df, out / "documents.parquet")
+    report.documents_out = write_documents(
+        iter_documents(inputs, cfg, report), out / "documents.parquet"
+    )
     write_text(json.dumps(report.to_json(), indent=2), out / "ingest_report.json")
     return report
 

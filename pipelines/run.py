@@ -1,8 +1,8 @@
 """The ``run`` stage: the whole flow on one corpus under one parent MLflow run.
 
 ingest -> label -> train (each task x each family) -> evaluate on gold -> publish ->
-batch-score, then a summary table, the paired comparison of the two families and the
-command that opens the MLflow UI.
+batch-score -> outlet report, then a summary table, the paired comparison of the two
+families and the command that opens the MLflow UI.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def run_all(cfg: RunConfig) -> dict[str, Any]:
     from pipelines.ingest import ingest, log_ingest_run
     from pipelines.label import run_label
     from pipelines.publish import publish
+    from pipelines.report import run_report
     from pipelines.score import log_score_run, score
     from pipelines.train import run_train
 
@@ -149,6 +150,15 @@ def run_all(cfg: RunConfig) -> dict[str, Any]:
         log_score_run(res, [str(work / "documents.parquet")])
         timings["score"] = time.perf_counter() - t
         print(f"    scored {res.rows} documents with {res.model_version} into {res.output}")
+
+        _step("report")
+        t = time.perf_counter()
+        rep = run_report([str(work / "scored")], work / "report", cfg.report)
+        timings["report"] = time.perf_counter() - t
+        print(
+            f"    what the outlets did: {rep.html} ({rep.sources} sources, {rep.periods} "
+            f"{cfg.report.period}s; {rep.errors} error rows, {rep.undated} undated rows counted)"
+        )
         timings["total"] = time.perf_counter() - t_start
         mlflow.log_metrics({f"seconds_{k}": v for k, v in timings.items()})
         table = summary_table(summaries)
@@ -163,6 +173,7 @@ def run_all(cfg: RunConfig) -> dict[str, Any]:
             "summaries": summaries,
             "publish": pub,
             "score": res,
+            "report": rep,
             "timings": timings,
             "table": table,
         }

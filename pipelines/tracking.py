@@ -27,6 +27,7 @@ EXPERIMENTS = {
     "score": "mediaframe-score",
     "ingest": "mediaframe-ingest",
     "publish": "mediaframe-publish",
+    "report": "mediaframe-report",
     "run": "mediaframe-run",
 }
 
@@ -43,8 +44,21 @@ def default_uri() -> str:
 def configure(uri: str | None = None) -> str:
     resolved = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
     mlflow.set_tracking_uri(resolved)
-    os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
     return resolved
+
+
+SYSTEM_METRICS_INTERVAL = 5.0  # seconds; MLflow's 10 s would miss most baseline runs
+
+
+def system_metrics_on() -> bool:
+    """CPU, memory and disk per run ("system/..." metrics) when psutil is installed,
+    unless ``MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false`` turns them off."""
+    flag = os.environ.get("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING")
+    if flag is not None:
+        return flag.strip().lower() in ("true", "1")
+    import importlib.util
+
+    return importlib.util.find_spec("psutil") is not None
 
 
 def is_local_store() -> bool:
@@ -123,17 +137,28 @@ def base_tags(
 
 
 @contextlib.contextmanager
-def stage_run(exp_key: str, run_name: str, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
-    """A run that ends FAILED if the stage raises and KILLED on Ctrl-C; nests under a parent."""
+def stage_run(
+    exp_key: str, run_name: str, tags: dict[str, str], system_metrics: bool = True
+) -> Iterator[mlflow.ActiveRun]:
+    """A run that ends FAILED if the stage raises and KILLED on Ctrl-C; nests under a parent.
+
+    System metrics are sampled while it runs (see ``system_metrics_on``); runs logged
+    after the fact (CV folds) pass ``system_metrics=False``, as there is nothing to sample.
+    """
     mark_stale_runs(exp_key)
     parent = mlflow.active_run()
     exp = experiment_id(exp_key)
+    sysm = system_metrics and system_metrics_on()
+    if sysm and not os.environ.get("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"):
+        mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL)
     if parent is not None:
         tags = {**tags, "mlflow.parentRunId": parent.info.run_id}
         run = mlflow.MlflowClient().create_run(exp, tags=tags, run_name=run_name)
-        active = mlflow.start_run(run_id=run.info.run_id, nested=True)
+        active = mlflow.start_run(run_id=run.info.run_id, nested=True, log_system_metrics=sysm)
     else:
-        active = mlflow.start_run(experiment_id=exp, run_name=run_name, tags=tags)
+        active = mlflow.start_run(
+            experiment_id=exp, run_name=run_name, tags=tags, log_system_metrics=sysm
+        )
     try:
         with active:
             yield active

@@ -319,6 +319,7 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
         bundle = fit_bundle(data, family, cfg, log=log, checkpoint_dir=ckpt, resume_from=resume_dir)
         train_seconds = time.perf_counter() - t0
+        log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
         bundle.info.update(
             {
                 "run_id": run.info.run_id,
@@ -351,6 +352,37 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
             "bundle": str(out_dir),
         }
     return summary
+
+
+def log_cv_folds(results: list[dict[str, Any]], task: str, family: str, tags: dict) -> None:
+    """The baseline's grouped CV search as one nested run per fold under the training run
+    (its score at each C, the outlets it held out), and the mean per C on the parent, so
+    the UI shows how stable the chosen C is across outlets."""
+    if not results:
+        return
+    folds = pd.DataFrame(results)
+    means = folds.groupby("C")["f1"].mean()
+    mlflow.log_metrics({f"cv_mean_f1_C{c:g}": float(v) for c, v in means.items()})
+    mlflow.log_metric("cv_best_C", float(means.idxmax()))
+    for fold, d in folds.groupby("fold"):
+        child_tags = {**tags, "mediaframe.stage": "train-cv", "mediaframe.cv_fold": str(fold)}
+        with tracking.stage_run(
+            task, f"{task}-{family}-cv-fold{fold}", child_tags, system_metrics=False
+        ):
+            first = d.iloc[0]
+            mlflow.log_params(
+                {
+                    "fold": int(fold),
+                    "n_train": int(first["n_train"]),
+                    "n_val": int(first["n_val"]),
+                    "held_out_sources": ", ".join(first["held_out"])[:500],
+                    "cv_grid_C": ", ".join(f"{c:g}" for c in d["C"]),
+                }
+            )
+            mlflow.log_metrics(
+                {f"cv_f1_C{c:g}": float(v) for c, v in zip(d["C"], d["f1"], strict=True)}
+            )
+            mlflow.log_metric("seconds", float(d["seconds"].sum()))
 
 
 def find_resumable(cfg: TrainConfig, family: str, digest: str) -> tuple[str | None, str | None]:

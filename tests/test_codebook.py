@@ -78,3 +78,54 @@ def test_bad_codebooks_fail_at_load(tmp_path: Path, body: str, needle: str) -> N
     with pytest.raises(CodebookError) as err:
         load_codebook(p)
     assert str(p) in str(err.value) and needle in str(err.value)
+
+
+def _one_regex(groups: dict[str, list[str]]):
+    """The definition the matcher must equal: one alternation of all cues, longest first."""
+    import re
+
+    from labeling.codebook import cue_to_regex
+
+    ordered = sorted(
+        ((n, c) for n, cues in groups.items() for c in cues), key=lambda nc: -len(nc[1])
+    )
+    parts, group_of, index = [], {}, 1
+    for name, cue in ordered:
+        frag = cue_to_regex(cue, name)
+        parts.append(f"({frag})" if cue.startswith("case:") else f"((?i:{frag}))")
+        group_of[index] = name
+        index += 1 + re.compile(frag).groups
+    regex = re.compile("|".join(parts))
+    return lambda text: [(group_of[m.lastindex], m.span()) for m in regex.finditer(text)]
+
+
+def test_matcher_equals_one_alternation_regex_on_the_sample(root: Path) -> None:
+    """Indexing cues by their first word must not change a single match (nor its group)."""
+    import json
+
+    from labeling.codebook import CueMatcher
+
+    texts = [
+        "US-led sanctions; the U.S. and the Americans. Tell us. NATO's chief, the "
+        "alliance's secretary-general, Moscow-led security bloc, Moscow. EXPORTS, "
+        "export-led, re-export, trade deal\n\nstruck, trade  deals, ODKB, port, passport.",
+        "Straße ſanctions KELVIN Kremlin's; failed to act, n't, don't, price, PRICES.",
+    ]
+    with (root / "data/articles/batch_a.jsonl").open() as f:  # the reference is slow
+        rows = [json.loads(x) for x in f][:12]
+    texts += [r["title"] + "\n\n" + r["text"] for r in rows]
+    cb = load_codebook(root / "configs/codebooks/mfc.yaml")
+    st = load_stance(root / "configs/stance.yaml")
+    groups = [
+        {k: f.cues for k, f in cb.frames.items()},
+        {k: t.aliases for k, t in st.targets.items()},
+        {"favor": st.favor_cues, "against": st.against_cues},
+    ]
+    n_matches = 0
+    for g in groups:
+        fast, reference = CueMatcher(g, "test"), _one_regex(g)
+        for text in texts:
+            got = [(name, m.span()) for name, m in fast.finditer(text)]
+            assert got == reference(text), text[:80]
+            n_matches += len(got)
+    assert n_matches > 500  # the comparison saw real matches, not empty lists

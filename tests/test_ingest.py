@@ -143,3 +143,20 @@ def test_sample_corpus_recovers_every_written_article(root: Path, tmp_path: Path
     gold = [json.loads(x) for x in (root / "data" / "gold" / "gold.jsonl").open()]
     assert {g["id"] for g in gold} <= set(df["id"])
     assert (df["lang"] == "ru").sum() == 2
+
+
+def test_documents_are_written_in_chunks_with_one_string_schema(tmp_path: Path) -> None:
+    """Streaming the corpus out chunk by chunk keeps every row and one schema throughout."""
+    import pyarrow.parquet as pq
+
+    from pipelines.ingest import DOC_COLUMNS, write_documents
+
+    docs = [{c: (None if c == "url" else f"{c}-{k}") for c in DOC_COLUMNS} for k in range(5)]
+    n = write_documents(iter(docs), tmp_path / "documents.parquet", chunk_size=2)
+    f = pq.ParquetFile(tmp_path / "documents.parquet")
+    assert n == 5 and f.metadata.num_row_groups >= 3
+    assert {str(f.schema_arrow.field(c).type) for c in DOC_COLUMNS} == {"string"}
+    df = pd.read_parquet(tmp_path / "documents.parquet")
+    assert df["id"].tolist() == [f"id-{k}" for k in range(5)] and df["url"].isna().all()
+    assert write_documents(iter([]), tmp_path / "empty.parquet") == 0
+    assert list(pd.read_parquet(tmp_path / "empty.parquet").columns) == DOC_COLUMNS

@@ -44,3 +44,30 @@ def test_items_without_votes_get_the_prior() -> None:
     assert p[2].sum() == pytest.approx(1.0) and 0 < p[2][0] < 1
     p_ds = dawid_skene(votes, 2, ["a", "b"]).probs
     assert p_ds.shape == (3, 2) and np.allclose(p_ds.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(("k", "coverage", "seed"), [(2, 0.5, 3), (3, 0.8, 4)])
+def test_dawid_skene_equals_crowd_kit(k: int, coverage: float, seed: int) -> None:
+    """Our dense EM is crowd-kit's algorithm: same posteriors, same function accuracies."""
+    import pandas as pd
+    from crowdkit.aggregation import DawidSkene
+
+    _truth, votes = synthetic(1500, [0.9, 0.75, 0.6, 0.55], coverage, k, seed=seed)
+    votes[:50] = ABSTAIN  # items nobody voted on
+    votes[50:80, 1:] = ABSTAIN  # items with a single vote
+    names = ["a", "b", "c", "d"]
+    ours = dawid_skene(votes, k, names)
+    rows, cols = np.nonzero(votes != ABSTAIN)
+    df = pd.DataFrame(
+        {"task": rows, "worker": [names[c] for c in cols], "label": votes[rows, cols]}
+    )
+    ck = DawidSkene(n_iter=100)
+    proba = ck.fit_predict_proba(df).reindex(columns=range(k), fill_value=0.0)
+    assert np.allclose(ours.probs[proba.index.to_numpy()], proba.to_numpy(), atol=1e-6)
+    assert (
+        np.allclose(ours.probs[:50], ours.probs[0])
+        and len(proba) == (votes != ABSTAIN).any(axis=1).sum()
+    )
+    for w in names:
+        acc = sum(float(ck.priors_[c]) * float(ck.errors_.loc[(w, c), c]) for c in ck.priors_.index)
+        assert ours.accuracies[w] == pytest.approx(acc, abs=1e-6)

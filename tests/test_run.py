@@ -66,9 +66,20 @@ publish:
         output_format="list",
     )
     stages = sorted(c.data.tags["mediaframe.stage"] for c in children)
-    assert stages == ["ingest", "label", "publish", "score", "train", "train", "train", "train"]
+    assert stages == [
+        "ingest",
+        "label",
+        "publish",
+        "report",
+        "score",
+        "train",
+        "train",
+        "train",
+        "train",
+    ]
     assert all(c.info.status == "FINISHED" for c in children)
     assert "frames_transformer_minus_baseline_diff" in parent[0].data.metrics
     client = mlflow.MlflowClient()
     assert client.get_model_version_by_alias("mediaframe", "champion").version
     assert (tmp_path / "work" / "scored" / "_manifest.json").exists()
+    assert (tmp_path / "work" / "report" / "outlet_report.html").exists()

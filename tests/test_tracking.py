@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import mlflow
+import numpy as np
 import pytest
 
 from pipelines import tracking
@@ -46,3 +47,66 @@ def test_local_store_keeps_artifacts_beside_the_database(tracking_uri_store, tmp
     exp = mlflow.get_experiment(tracking.experiment_id("stance"))
     assert exp.name == "mediaframe-stance"
     assert exp.artifact_location.endswith("mlartifacts/mediaframe-stance")
+
+
+def test_stage_runs_log_system_metrics(tracking_uri_store, monkeypatch) -> None:
+    import time
+
+    pytest.importorskip("psutil", reason="system metrics need psutil (a dependency)")
+    monkeypatch.delenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", raising=False)
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    assert tracking.system_metrics_on()
+    with tracking.stage_run("frames", "busy", tracking.base_tags("train", "frames")) as run:
+        time.sleep(1.5)
+    keys = set(mlflow.get_run(run.info.run_id).data.metrics)
+    assert (
+        "system/cpu_utilization_percentage" in keys
+        and "system/system_memory_usage_megabytes" in keys
+    )
+    monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    assert not tracking.system_metrics_on()
+    with tracking.stage_run("frames", "quiet", tracking.base_tags("train", "frames")) as run:
+        time.sleep(0.6)
+    assert not any(k.startswith("system/") for k in mlflow.get_run(run.info.run_id).data.metrics)
+
+
+def test_cv_folds_become_nested_runs_of_the_training_run(tracking_uri_store) -> None:
+    from models.baseline import BaselineModel
+    from models.data import Examples, TaskSpec
+    from pipelines.config import BaselineConfig
+    from pipelines.train import log_cv_folds
+
+    texts, groups, y = [], [], []
+    for i in range(60):
+        sec = i % 2 == 0
+        texts.append(
+            ("troops and missiles at the border" if sec else "grain prices and tariffs") + f" {i}"
+        )
+        y.append([int(sec), int(not sec)])
+        groups.append(f"outlet{i % 4}")
+    ex = Examples([f"d{i}" for i in range(60)], texts, np.array(y), groups=groups)
+    spec = TaskSpec("frames", "multilabel", ["security", "economic"])
+    model = BaselineModel(spec, BaselineConfig(cv_search=True, cv_grid_C=[0.5, 4.0], n_jobs=1))
+    model.fit(ex)
+    assert len(model.cv_results) == 2 * 4  # GroupKFold over 4 outlets, 2 values of C
+    assert all(len(r["held_out"]) == 1 for r in model.cv_results)  # one outlet per fold
+    tags = tracking.base_tags("train", "frames", "baseline")
+    with tracking.stage_run("frames", "frames-baseline", tags) as parent:
+        log_cv_folds(model.cv_results, "frames", "baseline", tags)
+    pid = parent.info.run_id
+    children = mlflow.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{pid}'",
+        output_format="list",
+    )
+    names = sorted(c.info.run_name for c in children)
+    assert names == [f"frames-baseline-cv-fold{i}" for i in range(4)]
+    for c in children:
+        assert c.info.status == "FINISHED"
+        assert c.data.tags["mediaframe.stage"] == "train-cv"
+        assert c.data.tags["mediaframe.task"] == "frames"
+        assert {"cv_f1_C0.5", "cv_f1_C4"} <= set(c.data.metrics)
+        assert c.data.params["held_out_sources"].startswith("outlet")
+    pm = mlflow.get_run(pid).data.metrics
+    assert pm["cv_best_C"] == model.best_C
+    assert {"cv_mean_f1_C0.5", "cv_mean_f1_C4"} <= set(pm)

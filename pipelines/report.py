@@ -1,0 +1,599 @@
+"""The ``report`` stage: what the outlets did, from scored Parquet.
+
+Frame shares and stance toward each target, per source and per week or month, with
+Wilson intervals, as CSV tables, plots and one self-contained HTML page, logged to
+MLflow. Input is read in row batches and only counts are kept, so millions of scored
+articles fit in the memory of a few thousand counters; Wilson intervals need nothing
+but those counts, which is why they are used rather than a bootstrap, and they stay
+sensible (wide, inside [0, 1]) for an outlet with three articles.
+
+Rows are never dropped silently: rows whose ``error`` is set carry no labels and are
+left out of every share; rows without a usable date count in the per-source tables but
+not in the per-period ones. Both are counted per source in ``coverage.csv`` and shown
+at the top of the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import tracking
+from pipelines.atomic import atomic_path, write_text
+from pipelines.config import ReportConfig
+from pipelines.evaluate import _plt, _png, html_report
+from pipelines.progress import bar
+
+ALL = "(all sources)"
+NO_SOURCE = "(no source)"
+UNDATED = "(undated)"
+BAD_DATE = "(unparseable date)"
+STANCES = ["favor", "against", "neutral"]
+STANCE_COLOURS = {"favor": "#2a9d4b", "against": "#c0392b", "neutral": "#7f7f7f"}
+REPORT_HTML = "outlet_report.html"
+
+
+class ReportError(ValueError):
+    """Input the report cannot be built from; the message names the file and column."""
+
+
+@dataclass
+class ReportResult:
+    output: Path
+    html: Path
+    rows: int
+    scored: int
+    errors: int
+    undated: int
+    sources: int
+    periods: int
+    incomplete: list[str]
+    model_versions: list[str]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_id: str | None = None
+
+
+# ============================================================================ input
+def list_parquet(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Parquet files under ``inputs``; also the folders whose scoring is not finished."""
+    files: list[Path] = []
+    incomplete: list[str] = []
+    for x in map(Path, inputs):
+        if not x.exists():
+            raise ReportError(f"{x}: no such file or directory")
+        if x.is_dir():
+            found = sorted(
+                p
+                for p in x.rglob("*.parquet")
+                if not any(part.startswith(("_", ".")) for part in p.relative_to(x).parts)
+            )
+            if not found:
+                raise ReportError(f"{x}: no .parquet files (is this a `mediaframe score` output?)")
+            files += found
+            manifest = x / "_manifest.json"
+            if manifest.exists() and not json.loads(manifest.read_text()).get("complete"):
+                incomplete.append(str(x))
+        elif x.suffix.lower() == ".parquet":
+            files.append(x)
+        else:
+            raise ReportError(f"{x}: not a Parquet file (score output or labels.parquet)")
+    return files, incomplete
+
+
+def _layout(path: Path, schema: pa.Schema) -> tuple[list[str], list[str]]:
+    """Frames (from the ``frame_probs`` struct, so absent frames still get a zero share)
+    and stance targets (from the ``stance_<t>`` columns) of one file."""
+    names = schema.names
+    for col in ("frames", "primary_frame"):
+        if col not in names:
+            raise ReportError(
+                f"{path}: column {col!r} missing; expected the output of `mediaframe score` "
+                "or `mediaframe label`"
+            )
+    frames: list[str] = []
+    if "frame_probs" in names and pa.types.is_struct(schema.field("frame_probs").type):
+        frames = [f.name for f in schema.field("frame_probs").type]
+    targets = [
+        c[len("stance_") :] for c in names if c.startswith("stance_") and not c.endswith("_probs")
+    ]
+    return frames, targets
+
+
+def _periods(dates: pd.Series, period: str) -> pd.Series:
+    """Month ``2024-01`` or the Monday a week starts on ``2024-01-15``; else a marker."""
+    raw = dates.astype(object).where(dates.notna(), None)
+    missing = raw.map(lambda v: v is None or (isinstance(v, str) and not v.strip()))
+    parsed = pd.to_datetime(raw.where(~missing), errors="coerce", utc=True, format="ISO8601")
+    parsed = parsed.dt.tz_localize(None)
+    if period == "month":
+        label = parsed.dt.strftime("%Y-%m")
+    else:
+        label = parsed.dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d")
+    out = label.astype(object)
+    out[parsed.isna()] = BAD_DATE
+    out[missing.to_numpy()] = UNDATED
+    return out
+
+
+@dataclass
+class _Counts:
+    """Everything the report needs, as counters keyed by (source, period, ...)."""
+
+    rows: Counter = field(default_factory=Counter)  # source -> rows
+    errors: Counter = field(default_factory=Counter)  # source -> rows with error
+    articles: Counter = field(default_factory=Counter)  # (source, period) -> scored rows
+    primary: Counter = field(default_factory=Counter)  # (source, period, frame)
+    present: Counter = field(default_factory=Counter)  # (source, period, frame)
+    stance: Counter = field(default_factory=Counter)  # (source, period, target, value)
+    versions: set = field(default_factory=set)
+
+    def add(self, df: pd.DataFrame, targets: list[str], period: str) -> None:
+        src = df["source"].astype(object).where(df["source"].notna(), NO_SOURCE).astype(str)
+        src = src.where(src.str.strip() != "", NO_SOURCE)
+        err = (
+            df["error"].notna() & (df["error"].astype(str) != "")
+            if "error" in df.columns
+            else pd.Series(False, index=df.index)
+        )
+        self.rows.update(src.value_counts().to_dict())
+        self.errors.update(src[err].value_counts().to_dict())
+        if "model_version" in df.columns:
+            self.versions |= {str(v) for v in df["model_version"].dropna().unique()}
+        ok = ~err
+        per = _periods(df["date"], period) if "date" in df.columns else UNDATED
+        base = pd.DataFrame({"source": src, "period": per})[ok]
+        self.articles.update(base.value_counts().to_dict())
+        prim = base.assign(v=df.loc[ok, "primary_frame"].astype(object)).dropna()
+        self.primary.update(prim.value_counts().to_dict())
+        frames = [list(dict.fromkeys(x)) if x is not None else [] for x in df.loc[ok, "frames"]]
+        pres = base.assign(v=frames).explode("v").dropna()
+        self.present.update(pres.value_counts().to_dict())
+        for t in targets:
+            st = base.assign(t=t, v=df.loc[ok, f"stance_{t}"].astype(object).fillna("missing"))
+            self.stance.update(st.value_counts().to_dict())
+
+
+def read_counts(files: list[Path], period: str, batch_rows: int) -> tuple[_Counts, Any]:
+    """One pass over the files in row batches; returns the counts, frames and targets."""
+    counts = _Counts()
+    layout: tuple[list[str], list[str]] | None = None
+    first = files[0]
+    digest = hashlib.sha256()
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    progress = bar("report", total=total, unit="row")
+    for f in files:
+        pf = pq.ParquetFile(f)
+        this = _layout(f, pf.schema_arrow)
+        if layout is None:
+            layout = this
+        elif set(this[1]) != set(layout[1]) or (this[0] and set(this[0]) != set(layout[0])):
+            raise ReportError(
+                f"{f}: frames or stance targets differ from {first} (another codebook or "
+                "model?); report on one scoring output at a time"
+            )
+        frames, targets = layout
+        wanted = ["id", "source", "date", "error", "model_version", "frames", "primary_frame"]
+        wanted += [f"stance_{t}" for t in targets]
+        cols = [c for c in wanted if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
+            df = batch.to_pandas()
+            for c in ("source", "date"):
+                if c not in df.columns:
+                    df[c] = None
+            if "id" in df.columns:
+                digest.update(pd.util.hash_pandas_object(df[["id"]], index=False).values.tobytes())
+            counts.add(df, targets, period)
+            progress.update(len(df))
+    progress.close()
+    assert layout is not None
+    frames, targets = layout
+    seen = sorted({k[2] for k in counts.primary} | {k[2] for k in counts.present})
+    frames = frames + [x for x in seen if x not in frames]
+    return counts, (frames, targets, digest.hexdigest()[:16])
+
+
+# ============================================================================ intervals
+def wilson(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
+    """Share k/n with its Wilson score interval; n = 0 gives NaN, never an error."""
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, k / n, np.nan)
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    return p, lo, hi
+
+
+def _with_interval(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    df["share"], df["ci_low"], df["ci_high"] = wilson(df["k"], df["n"], confidence)
+    return df
+
+
+# ============================================================================ tables
+def _aggregate(counter: Counter, by: str) -> Counter:
+    """Counts keyed (source, period, ...) regrouped per outlet over all dates (``period``
+    becomes "all", undated rows included) or per dated period, plus the all-sources total."""
+    out: Counter = Counter()
+    for key, v in counter.items():
+        src, per, rest = key[0], key[1], key[2:]
+        if by == "source":
+            per = "all"
+        elif per in (UNDATED, BAD_DATE):
+            continue
+        out[(src, per, *rest)] += v
+        out[(ALL, per, *rest)] += v
+    return out
+
+
+def frame_table(c: _Counts, frames: list[str], by: str, confidence: float) -> pd.DataFrame:
+    """Per (source, period, frame): primary-frame share and presence share of articles."""
+    arts = _aggregate(c.articles, by)
+    prim, pres = _aggregate(c.primary, by), _aggregate(c.present, by)
+    rows = []
+    for (src, per), n in sorted(arts.items()):
+        for fr in frames:
+            for measure, counter in (("primary", prim), ("present", pres)):
+                rows.append(
+                    {
+                        "source": src,
+                        "period": per,
+                        "frame": fr,
+                        "measure": measure,
+                        "k": counter.get((src, per, fr), 0),
+                        "n": n,
+                    }
+                )
+    cols = ["source", "period", "frame", "measure", "k", "n"]
+    return _with_interval(pd.DataFrame(rows, columns=cols), confidence)
+
+
+def stance_table(c: _Counts, targets: list[str], by: str, confidence: float) -> pd.DataFrame:
+    """Per (source, period, target): favor/against/neutral shares of the articles that
+    mention the target (n), beside how many articles there were at all."""
+    counts = _aggregate(c.stance, by)
+    groups: dict[tuple[str, str, str], Counter] = {}
+    for (src, per, t, v), k in counts.items():
+        groups.setdefault((src, per, t), Counter())[v] += k
+    rows = []
+    for (src, per, t), vc in sorted(groups.items()):
+        n = sum(vc[s] for s in STANCES)
+        for s in STANCES:
+            rows.append(
+                {
+                    "source": src,
+                    "period": per,
+                    "target": t,
+                    "stance": s,
+                    "k": vc[s],
+                    "n": n,
+                    "articles": sum(vc.values()),
+                }
+            )
+    cols = ["source", "period", "target", "stance", "k", "n", "articles"]
+    return _with_interval(pd.DataFrame(rows, columns=cols), confidence)
+
+
+def coverage_table(c: _Counts) -> pd.DataFrame:
+    rows = []
+    for src in sorted(c.rows):
+        scored = sum(v for (s, _), v in c.articles.items() if s == src)
+        undated = c.articles.get((src, UNDATED), 0)
+        bad = c.articles.get((src, BAD_DATE), 0)
+        rows.append(
+            {
+                "source": src,
+                "rows": c.rows[src],
+                "errors": c.errors.get(src, 0),
+                "scored": scored,
+                "undated": undated,
+                "unparseable_date": bad,
+                "in_period_tables": scored - undated - bad,
+            }
+        )
+    df = pd.DataFrame(rows)
+    total = df.drop(columns="source").sum().to_dict()
+    return pd.concat([df, pd.DataFrame([{"source": ALL, **total}])], ignore_index=True)
+
+
+# ============================================================================ plots
+def _frame_colours(frames: list[str]) -> dict[str, Any]:
+    plt = _plt()
+    cmap = plt.get_cmap("tab20")
+    return {f: cmap(i % 20) for i, f in enumerate(frames)}
+
+
+def plot_frames_over_time(by_period: pd.DataFrame, frames: list[str], panels: list[str]) -> bytes:
+    """Stacked primary-frame shares per period, one small panel per outlet.
+
+    Each panel's bars are one PolyCollection of the non-empty segments: one matplotlib
+    patch per (period, frame) took most of a report's time at weekly resolution.
+    """
+    from matplotlib.collections import PolyCollection
+
+    plt = _plt()
+    prim = by_period[by_period["measure"] == "primary"]
+    periods = sorted(prim["period"].unique())
+    colours = _frame_colours(frames)
+    ncols = 2 if len(panels) > 1 else 1
+    nrows = max(1, math.ceil(len(panels) / ncols))
+    legend_rows = math.ceil(len(frames) / 5)
+    fig = plt.figure(figsize=(11, 1.9 * nrows + 0.25 * legend_rows + 1.0))
+    grid = fig.add_gridspec(nrows + 1, ncols, height_ratios=[1.9] * nrows + [0.25 * legend_rows])
+    x = np.arange(len(periods))
+    step = max(1, math.ceil(len(periods) / 10))
+    width = 0.85
+    for i, src in enumerate(panels):
+        ax = fig.add_subplot(grid[i // ncols, i % ncols])
+        mine = prim[prim["source"] == src]
+        sub = mine.pivot_table(index="period", columns="frame", values="share", aggfunc="first")
+        sub = sub.reindex(index=periods, columns=frames).fillna(0).to_numpy()
+        top = np.cumsum(sub, axis=1)
+        verts, faces = [], []
+        for pi, fi in zip(*np.nonzero(sub > 0), strict=True):
+            x0, y0, y1 = x[pi] - width / 2, top[pi, fi] - sub[pi, fi], top[pi, fi]
+            verts.append([(x0, y0), (x0 + width, y0), (x0 + width, y1), (x0, y1)])
+            faces.append(colours[frames[fi]])
+        ax.add_collection(PolyCollection(verts, facecolors=faces, edgecolors="none"))
+        ax.set_xlim(-0.6, len(periods) - 0.4)
+        ax.set_ylim(0, 1)
+        n = int(mine.groupby("period")["n"].first().sum())
+        ax.set_title(f"{src} (n={n})", fontsize=9)
+        last_row = i + ncols >= len(panels)
+        ax.set_xticks(
+            x[::step], [periods[j] for j in range(0, len(periods), step)] if last_row else []
+        )
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    leg = fig.add_subplot(grid[nrows, :])
+    leg.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[f]) for f in frames]
+    leg.legend(handles, frames, loc="center", ncol=5, fontsize=7, frameon=False)
+    fig.suptitle("Primary frame shares over time (empty bar: no dated article)", fontsize=11)
+    return _png(fig)
+
+
+def plot_frame_presence(by_source: pd.DataFrame, frames: list[str], panels: list[str]) -> bytes:
+    """Heat map: the share of each outlet's articles in which each frame is present."""
+    plt = _plt()
+    pres = by_source[by_source["measure"] == "present"]
+    m = pres.pivot_table(index="source", columns="frame", values="share", aggfunc="first")
+    m = m.reindex(index=panels, columns=frames)
+    fig, ax = plt.subplots(figsize=(0.55 * len(frames) + 3, 0.35 * len(panels) + 2))
+    ax.imshow(m.to_numpy(dtype=float), cmap="YlOrRd", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(frames)), frames, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(panels)), panels, fontsize=8)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            v = m.iat[i, j]
+            if not math.isnan(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6)
+    ax.set_title("Share of articles in which each frame is present")
+    return _png(fig)
+
+
+def plot_stance(by_source: pd.DataFrame, targets: list[str], panels: list[str]) -> bytes:
+    """Per target, per outlet: favor / against / neutral shares with their intervals."""
+    plt = _plt()
+    fig, axes = plt.subplots(
+        1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.42 * len(panels) + 1.8), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(panels))
+    for ax, t in zip(axes, targets, strict=True):
+        sub = by_source[by_source["target"] == t]
+        for off, s in zip((-0.22, 0.0, 0.22), STANCES, strict=True):
+            d = sub[sub["stance"] == s].set_index("source").reindex(panels)
+            share = d["share"].to_numpy(dtype=float)
+            err = np.vstack(
+                [share - d["ci_low"].to_numpy(dtype=float), d["ci_high"].to_numpy(dtype=float)]
+            )
+            err[1] -= share
+            err = np.clip(err, 0, None)  # rounding may leave -1e-17
+            ax.errorbar(
+                share, y + off, xerr=err, fmt="o", ms=3.5, lw=1, capsize=2,
+                color=STANCE_COLOURS[s], label=s,
+            )  # fmt: skip
+        n = sub.groupby("source")["n"].first().reindex(panels).fillna(0).astype(int)
+        for yi, nv in zip(y, n, strict=True):
+            ax.text(
+                1.02, yi, f"n={nv}", fontsize=6, va="center", transform=ax.get_yaxis_transform()
+            )
+        ax.set_xlim(0, 1)
+        ax.set_title(f"stance toward {t}", fontsize=10)
+        ax.set_xlabel("share of articles mentioning it", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, panels, fontsize=8)
+    axes[0].invert_yaxis()
+    axes[-1].legend(loc="lower right", fontsize=7)
+    return _png(fig)
+
+
+def _panels(cov: pd.DataFrame, limit: int) -> list[str]:
+    srcs = cov[cov["source"] != ALL].sort_values("scored", ascending=False)
+    return [ALL, *srcs["source"].head(limit)]
+
+
+def _stance_wide(by_source: pd.DataFrame) -> pd.DataFrame:
+    """The stance table as people read it: one row per outlet and target."""
+
+    def cell(r: pd.Series) -> str:
+        if r["n"] == 0:
+            return "-"
+        return f"{r['share']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+
+    d = by_source.assign(cell=by_source.apply(cell, axis=1))
+    wide = d.pivot_table(
+        index=["target", "source", "n"], columns="stance", values="cell", aggfunc="first"
+    )
+    return wide.reindex(columns=STANCES).reset_index().rename(columns={"n": "mentioning"})
+
+
+# ============================================================================ the stage
+def build_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> ReportResult:
+    """Count, tabulate, plot and write the report files (no MLflow)."""
+    out = Path(output)
+    files, incomplete = list_parquet(inputs)
+    counts, (frames, targets, digest) = read_counts(files, cfg.period, cfg.batch_rows)
+    if not counts.rows:
+        raise ReportError(f"{', '.join(inputs)}: no rows to report on")
+    tables = {
+        "coverage": coverage_table(counts),
+        "frame_shares_by_source": frame_table(counts, frames, "source", cfg.confidence),
+        "frame_shares_by_period": frame_table(counts, frames, "period", cfg.confidence),
+        "stance_by_source": stance_table(counts, targets, "source", cfg.confidence),
+        "stance_by_period": stance_table(counts, targets, "period", cfg.confidence),
+    }
+    cov = tables["coverage"]
+    panels = _panels(cov, cfg.max_outlets_in_plots)
+    figures = {
+        "frames_over_time.png": plot_frames_over_time(
+            tables["frame_shares_by_period"], frames, panels
+        ),
+        "frame_presence.png": plot_frame_presence(tables["frame_shares_by_source"], frames, panels),
+    }
+    if targets:
+        figures["stance_by_outlet.png"] = plot_stance(tables["stance_by_source"], targets, panels)
+    for name, table in tables.items():
+        with atomic_path(out / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)
+    for name, png in figures.items():
+        with atomic_path(out / name) as tmp:
+            tmp.write_bytes(png)
+    total = cov[cov["source"] == ALL].iloc[0]
+    periods = sorted(p for p in tables["frame_shares_by_period"]["period"].unique() if p != UNDATED)
+    summary = {
+        "inputs": [str(x) for x in inputs],
+        "files": len(files),
+        "model_versions": sorted(counts.versions),
+        "rows": int(total["rows"]),
+        "scored": int(total["scored"]),
+        "errors": int(total["errors"]),
+        "undated": int(total["undated"] + total["unparseable_date"]),
+        "sources": len(cov) - 1,
+        "period": cfg.period,
+        "periods": len(periods),
+        "interval": f"Wilson score, {cfg.confidence:.0%}",
+        "data_digest": digest,
+        "incomplete_inputs": incomplete,
+    }
+    prim = tables["frame_shares_by_source"]
+    prim = prim[prim["measure"] == "primary"].pivot_table(
+        index=["source", "n"], columns="frame", values="share", aggfunc="first"
+    )
+    prim = prim.reindex(columns=frames).reset_index()
+    warning = (
+        f"INCOMPLETE INPUT: scoring in {', '.join(incomplete)} has not finished; "
+        "these shares cover only the shards written so far."
+        if incomplete
+        else ""
+    )
+    sections: list[tuple[str, Any]] = []
+    if warning:
+        sections.append(("Warning", warning))
+    sections += [
+        ("About this report", summary),
+        (
+            "Coverage",
+            "Rows with an error carry no labels and are left out of every share. Rows with "
+            "no date or an unparseable one count in the per-outlet figures but not over "
+            "time. Intervals are Wilson score intervals: an outlet with few articles gets "
+            "a wide one.",
+        ),
+        ("Rows per outlet", cov),
+        ("Primary frame shares over time, per outlet", figures["frames_over_time.png"]),
+        ("Frame presence per outlet", figures["frame_presence.png"]),
+        ("Primary frame shares per outlet (all dates)", prim),
+    ]
+    if targets:
+        sections += [
+            ("Stance toward each target, per outlet", figures["stance_by_outlet.png"]),
+            (
+                "Stance per outlet: share of mentioning articles [interval]",
+                _stance_wide(tables["stance_by_source"]),
+            ),
+        ]
+    sections.append(
+        (
+            "Tables",
+            "Full tables with counts (k of n) and intervals, per outlet and per "
+            f"{cfg.period}: " + ", ".join(f"{n}.csv" for n in tables),
+        )
+    )
+    title = f"mediaframe: what the outlets did ({cfg.period}ly)"
+    page = html_report(title + (" [INCOMPLETE INPUT]" if incomplete else ""), sections)
+    write_text(json.dumps(summary, indent=1), out / "report.json")
+    write_text(page, out / REPORT_HTML)  # last: its presence means the report is whole
+    return ReportResult(
+        output=out,
+        html=out / REPORT_HTML,
+        rows=summary["rows"],
+        scored=summary["scored"],
+        errors=summary["errors"],
+        undated=summary["undated"],
+        sources=summary["sources"],
+        periods=len(periods),
+        incomplete=incomplete,
+        model_versions=summary["model_versions"],
+        tables=tables,
+    )
+
+
+def run_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> ReportResult:
+    """Build the report inside an MLflow run of the report experiment, files as artifacts."""
+    t0 = time.perf_counter()
+    tags = tracking.base_tags("report", "frames+stance", "", "", "")
+    with tracking.stage_run("report", "report", tags) as run:
+        mlflow.log_params(
+            {
+                "inputs": ",".join(map(str, inputs))[:500],
+                "output": str(output),
+                "period": cfg.period,
+                "confidence": cfg.confidence,
+            }
+        )
+        res = build_report(inputs, output, cfg)
+        mlflow.set_tags(
+            {
+                "mediaframe.model_version": ",".join(res.model_versions),
+                "mediaframe.data_digest": json.loads((res.output / "report.json").read_text())[
+                    "data_digest"
+                ],
+                "mediaframe.incomplete_input": str(bool(res.incomplete)).lower(),
+            }
+        )
+        mlflow.log_metrics(
+            {
+                "rows": res.rows,
+                "rows_scored": res.scored,
+                "rows_error": res.errors,
+                "rows_undated": res.undated,
+                "sources": res.sources,
+                "periods": res.periods,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        for name in res.tables:
+            mlflow.log_artifact(str(res.output / f"{name}.csv"), "tables")
+        for png in sorted(res.output.glob("*.png")):
+            mlflow.log_artifact(str(png), "plots")
+        mlflow.log_artifact(str(res.output / "report.json"))
+        mlflow.log_artifact(str(res.html))
+        res.run_id = run.info.run_id
+    return res
