@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "==> installing mediaframe into $(VENV) (pinned by constraints.txt)"
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q torch==2.13.0 -c constraints.txt
-	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark]"
 	@$(MAKE) --no-print-directory chromium
 	@touch $(STAMP)
 
@@ -72,6 +72,7 @@ bench: $(SETUP)
 	$(BIN)/python bench/bench_models.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_pipeline.py $(if $(BENCH_QUICK),--quick,)
+	$(BIN)/python bench/bench_score.py
 
 clean:
 	rm -rf runs mlruns.db mlartifacts

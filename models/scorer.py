@@ -25,6 +25,8 @@ from pipelines.clean import join_title_text
 
 MAX_CHARS = 200_000  # longer texts are cut before scoring; the models read far less anyway
 INPUT_COLUMNS = ["id", "text", "title", "source", "date", "url"]
+# Inference parameter (in the signature): shape the output for mlflow.pyfunc.spark_udf.
+SPARK_PARAM = "spark_udf"
 
 
 class Scorer:
@@ -65,6 +67,21 @@ class Scorer:
             row[f"stance_{t}"] = None
             row[f"stance_{t}_probs"] = None
         return row
+
+    def prob_columns(self) -> dict[str, list[str]]:
+        """The probability-struct columns and their member names."""
+        cols = {"frame_probs": list(self.frames.spec.labels)}
+        cols.update({f"stance_{t}_probs": list(self.stance.spec.labels) for t in self.targets})
+        return cols
+
+    def null_structs_as_members(self, out: pd.DataFrame) -> pd.DataFrame:
+        """A null probability struct as a struct of nulls: mlflow's spark_udf fails the
+        whole batch on a null struct value, but carries null members (pipelines/spark.py
+        turns them back into a null struct)."""
+        for col, keys in self.prob_columns().items():
+            empty = dict.fromkeys(keys)
+            out[col] = [dict(empty) if v is None else v for v in out[col]]
+        return out
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         if "text" not in df.columns:
@@ -141,4 +158,7 @@ class MediaframeModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
-        return self.scorer.score(model_input)
+        out = self.scorer.score(model_input)
+        if params and params.get(SPARK_PARAM):
+            out = self.scorer.null_structs_as_members(out)
+        return out

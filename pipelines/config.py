@@ -168,7 +168,10 @@ class ScoreConfig(Strict):
     model: str = "models:/mediaframe@champion"
     chunk_size: int = Field(5000, ge=1)
     engine: Literal["local", "spark"] = "local"
-    spark_master: str = "local[2]"
+    spark_master: str = Field("local[2]", description="local[N] or a cluster's master URL")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="extra Spark settings, e.g. spark.executor.memory"
+    )
     columns: ColumnMap = ColumnMap()
 
 

@@ -28,7 +28,7 @@ from mlflow import MlflowClient
 
 from labeling.codebook import load_stance
 from labeling.gold import read_jsonl, read_splits
-from models.scorer import INPUT_COLUMNS, MediaframeModel, Scorer
+from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
 from pipelines.evaluate import multiclass_metrics, multilabel_metrics, paired_bootstrap
@@ -275,7 +275,9 @@ def publish(cfg: PublishConfig) -> PublishResult:
             meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
             meta_path.write_text(json.dumps(meta))
             example = inputs.head(2).reset_index(drop=True)
-            signature = mlflow.models.infer_signature(example, scorer.score(example))
+            signature = mlflow.models.infer_signature(
+                example, scorer.score(example), params={SPARK_PARAM: False}
+            )
             signature.inputs = input_schema()
             info_model = mlflow.pyfunc.log_model(
                 name="scorer",

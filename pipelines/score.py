@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,14 @@ import pyarrow.parquet as pq
 
 from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
-from pipelines.config import ScoreConfig
+from pipelines.config import ColumnMap, ScoreConfig
 from pipelines.progress import bar
 from pipelines.readers import Record, iter_csv, iter_jsonl
 
 MANIFEST = "_manifest.json"  # a leading _ keeps Parquet readers of the folder off it
 READ_ERROR = "_read_error"  # set on a row whose line could not be parsed; never written out
+# A chunk in (normalised input) -> its scored rows out, in order; and the output schema.
+Predict = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 class ScoreError(RuntimeError):
@@ -100,12 +102,24 @@ def list_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
-def iter_chunks(files: list[Path], size: int) -> Iterator[pd.DataFrame]:
-    """Chunks of exactly ``size`` rows (the last one shorter), across file boundaries."""
+def renames(cols: ColumnMap) -> dict[str, str]:
+    """Source column -> the scorer's input field, for the fields mapped to another name."""
+    return {src: field for field, src in cols.model_dump().items() if src and src != field}
+
+
+def iter_chunks(
+    files: list[Path], size: int, cols: ColumnMap | None = None
+) -> Iterator[pd.DataFrame]:
+    """Chunks of exactly ``size`` rows (the last one shorter), across file boundaries,
+    with mapped columns renamed to the scorer's input fields."""
+    names = renames(cols or ColumnMap())
     buf: list[pd.DataFrame] = []
     n = 0
     for f in files:
         for part in _read(f, size):
+            if names:
+                part = part.drop(columns=[v for v in names.values() if v in part.columns])
+                part = part.rename(columns=names)
             buf.append(part)
             n += len(part)
             while n >= size:
@@ -148,8 +162,8 @@ def _records(f: Path) -> Iterator[Record]:
         yield from iter_jsonl(f)
 
 
-def check_columns(files: list[Path]) -> None:
-    """Every input must have a ``text`` column: found before the model loads or a shard
+def check_inputs(files: list[Path], cols: ColumnMap) -> None:
+    """Every input must have its text column: found before the model loads or a shard
     is written, rather than as a failure in the middle of the job."""
     for f in files:
         if f.suffix.lower() == ".parquet":
@@ -162,8 +176,11 @@ def check_columns(files: list[Path]) -> None:
             if first is None:
                 continue  # empty, or every row broken: each is an error row, not a crash
             names = list(first)
-        if "text" not in names:
-            raise ScoreError(f"{f}: no 'text' column; columns are {sorted(map(str, names))}")
+        if cols.text not in names:
+            raise ScoreError(
+                f"{f}: no {cols.text!r} column; columns are {sorted(map(str, names))}. Map "
+                "yours with --set columns.text=NAME (likewise id, title, source, date, url)"
+            )
 
 
 def normalise_input(chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
@@ -232,7 +249,12 @@ def output_schema(model) -> pa.Schema:
     chunk whose dates are all missing is not typed differently from the next one."""
     from labeling.schema import arrow_schema
 
-    scorer = model.unwrap_python_model().scorer
+    scorer = getattr(model.unwrap_python_model(), "scorer", None)
+    if scorer is None:
+        raise ScoreError(
+            "this model is not a mediaframe scoring function (it has no bundled scorer); "
+            "publish one with `mediaframe publish`"
+        )
     return arrow_schema(
         scorer.frames.spec.labels,
         scorer.targets,
@@ -252,13 +274,12 @@ def score(
 ) -> ScoreResult:
     out = Path(output)
     files = list_inputs(inputs)
-    check_columns(files)
+    check_inputs(files, cfg.columns)
     pinned, version = resolve_model(cfg.model)
     with OutputLock(out):
-        # A job killed while writing leaves its temporary shard behind; holding the lock,
-        # nothing else can be writing it.
-        for stale in out.glob(".part-*.tmp"):
-            stale.unlink(missing_ok=True)
+        # A job killed mid-write leaves its temporary file; under the lock, nobody owns it.
+        for tmp in out.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
         manifest_path = out / MANIFEST
         fp = fingerprint(files)
         manifest: dict[str, Any] = {}
@@ -304,40 +325,60 @@ def score(
             from pipelines.spark import score_spark
 
             return score_spark(files, out, cfg, pinned, version, manifest, manifest_path)
-        t0 = time.perf_counter()
-        model = None
-        done = manifest["shards"]
-        total_rows = skipped = errors = 0
-        progress = bar("score", unit="doc")
-        for k, chunk in enumerate(iter_chunks(files, cfg.chunk_size)):
-            name = f"part-{k:05d}.parquet"
-            if name in done and (out / name).exists():
-                skipped += 1
-                total_rows += done[name]["rows"]
-                progress.update(len(chunk))
-                continue
-            if model is None:
-                model = mlflow.pyfunc.load_model(pinned)
-                schema = output_schema(model)
-            clean, bad = normalise_input(chunk)
-            result = model.predict(clean)
-            for i, message in bad.items():
-                result.loc[i, "error"] = message
-            result["model_version"] = version
-            _write_shard(result, out / name, schema)
-            n_err = int(result["error"].notna().sum())
-            done[name] = {"rows": len(result), "errors": n_err}
-            _write_json_atomic(manifest, manifest_path)
-            total_rows += len(result)
-            errors += n_err
+
+        def load() -> tuple[Predict, pa.Schema]:
+            model = mlflow.pyfunc.load_model(pinned)
+            return model.predict, output_schema(model)
+
+        return score_shards(files, out, cfg, version, manifest, manifest_path, load)
+
+
+def score_shards(
+    files: list[Path],
+    out: Path,
+    cfg: ScoreConfig,
+    version: str,
+    manifest: dict[str, Any],
+    manifest_path: Path,
+    load: Callable[[], tuple[Predict, pa.Schema]],
+) -> ScoreResult:
+    """The chunk loop both engines share: chunk k -> shard part-k, finished shards
+    skipped, the manifest rewritten after each shard. ``load`` is called once, at the
+    first chunk that needs scoring, so a finished or nearly finished job loads nothing."""
+    t0 = time.perf_counter()
+    predict: Predict | None = None
+    schema: pa.Schema | None = None
+    done = manifest["shards"]
+    total_rows = skipped = 0
+    progress = bar("score", unit="doc")
+    for k, chunk in enumerate(iter_chunks(files, cfg.chunk_size, cfg.columns)):
+        name = f"part-{k:05d}.parquet"
+        if name in done and (out / name).exists():
+            skipped += 1
+            total_rows += done[name]["rows"]
             progress.update(len(chunk))
-        progress.close()
-        manifest["complete"] = True
-        manifest["rows"] = total_rows
+            continue
+        if predict is None or schema is None:
+            predict, schema = load()
+        clean, bad = normalise_input(chunk)
+        result = predict(clean)
+        if len(result) != len(clean):  # the one-row-per-input guarantee, checked
+            raise ScoreError(f"shard {name}: {len(clean)} rows in, {len(result)} out")
+        for i, message in bad.items():
+            result.loc[i, "error"] = message
+        result["model_version"] = version
+        _write_shard(result, out / name, schema)
+        done[name] = {"rows": len(result), "errors": int(result["error"].notna().sum())}
         _write_json_atomic(manifest, manifest_path)
-        secs = time.perf_counter() - t0
-        errors = sum(s.get("errors", 0) for s in done.values())
-        return ScoreResult(out, total_rows, len(done), skipped, version, secs, errors)
+        total_rows += len(result)
+        progress.update(len(chunk))
+    progress.close()
+    manifest["complete"] = True
+    manifest["rows"] = total_rows
+    _write_json_atomic(manifest, manifest_path)
+    secs = time.perf_counter() - t0
+    errors = sum(s.get("errors", 0) for s in done.values())
+    return ScoreResult(out, total_rows, len(done), skipped, version, secs, errors)
 
 
 def log_score_run(result: ScoreResult, inputs: list[str]) -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"
+URI_VAR = "MLFLOW_TRACKING_URI"
+if str(ROOT) not in sys.path:  # bench/common.py's generated corpus serves tests too
+    sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
@@ -98,10 +105,120 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         tw.write_line(shown.to_string(index=False))
 
 
-@pytest.fixture(scope="session")
-def baseline_champion(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A real published ``models:/mediaframe@champion`` (baselines of the sample), built once
-    per session in its own sqlite store; tests point MLFLOW_TRACKING_URI at ``["uri"]``."""
-    from bench.champion import build_baseline_champion
+@contextlib.contextmanager
+def store_in(tmp: Path) -> Iterator[str]:
+    """Work in ``tmp`` against a sqlite store there, for longer than one test (module or
+    session fixtures, where monkeypatch cannot reach); cwd and tracking URI are restored."""
+    old_cwd, old_env = Path.cwd(), os.environ.get(URI_VAR)
+    # Left pointing at this store unless one was set before, as the module fixtures did
+    # before this helper: "restoring" mlflow's own default would send later tests that
+    # set no store to ./mlflow.db in the checkout.
+    old_uri = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    os.chdir(tmp)
+    uri = f"sqlite:///{tmp / 'mlruns.db'}"
+    os.environ[URI_VAR] = uri
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        os.chdir(old_cwd)
+        if old_env is None:
+            os.environ.pop(URI_VAR, None)
+        else:
+            os.environ[URI_VAR] = old_env
+        if old_uri is not None:
+            mlflow.set_tracking_uri(old_uri)
 
-    return build_baseline_champion(tmp_path_factory.mktemp("champion"))
+
+def train_and_publish(
+    tmp: Path, root: Path, families: tuple[str, ...] = ("baseline", "transformer")
+) -> dict[str, Any]:
+    """ingest -> label -> train (frames and stance x ``families``) -> publish, on the
+    sample, into the store already set; the transformer is a tiny random one."""
+    from pipelines.config import (
+        IngestConfig,
+        LabelConfig,
+        PublishConfig,
+        TrainConfig,
+        TransformerConfig,
+    )
+    from pipelines.ingest import ingest
+    from pipelines.label import run_label
+    from pipelines.publish import publish
+    from pipelines.train import run_train
+
+    work = tmp / "work"
+    ingest([root / "data" / "raw"], work, IngestConfig())
+    lcfg = LabelConfig(
+        codebook=str(root / "configs/codebooks/mfc.yaml"),
+        stance=str(root / "configs/stance.yaml"),
+        gold=str(root / "data/gold/gold.jsonl"),
+        annotations=str(root / "data/gold/annotations.jsonl"),
+        splits=str(root / "data/gold/splits.json"),
+        embedding_lf=False,
+        bootstrap=50,
+    )
+    label = run_label(work / "documents.parquet", work, lcfg)
+    common = {
+        "labels": str(work / "labels.parquet"),
+        "documents": str(work / "documents.parquet"),
+        "output": str(work / "models"),
+        "codebook": lcfg.codebook,
+        "stance": lcfg.stance,
+        "gold": lcfg.gold,
+        "splits": lcfg.splits,
+        "bootstrap": 100,
+        "transformer": TransformerConfig(
+            init="random",
+            max_length=64,
+            epochs=1,
+            batch_size=16,
+            threads=2,
+            checkpoint_dir=str(tmp / "ckpt"),
+        ),
+    }
+    runs = {}
+    for task in ("frames", "stance"):
+        cfg = TrainConfig(task=task, **common)
+        for family in families:
+            runs[(task, family)] = run_train(cfg, family)
+    pcfg = PublishConfig(
+        gold=lcfg.gold,
+        splits=lcfg.splits,
+        documents=str(work / "documents.parquet"),
+        bootstrap=200,
+    )
+    first = publish(pcfg)
+    return {"work": work, "label": label, "runs": runs, "first": first, "pcfg": pcfg}
+
+
+@pytest.fixture(scope="session")
+def baseline_champion(tmp_path_factory: pytest.TempPathFactory, root: Path) -> dict[str, Any]:
+    """A baseline-only champion published once per session, for the scoring tests that
+    need a registered model but not the transformer (use it through ``champion_store``)."""
+    tmp = tmp_path_factory.mktemp("champion")
+    with store_in(tmp) as uri:
+        built = train_and_publish(tmp, root, ("baseline",))
+    work = built["work"]
+    return {
+        **built,
+        "tmp": tmp,
+        "uri": uri,
+        "documents": work / "documents.parquet",
+        "labels": work / "labels.parquet",
+        "model": "models:/mediaframe@champion",
+    }
+
+
+@pytest.fixture()
+def champion_store(
+    baseline_champion: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """Point this test (and its subprocesses) at the baseline champion's store."""
+    old = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(URI_VAR, baseline_champion["uri"])
+    mlflow.set_tracking_uri(baseline_champion["uri"])
+    yield baseline_champion
+    if old is not None:  # see store_in
+        mlflow.set_tracking_uri(old)

@@ -16,17 +16,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from conftest import store_in, train_and_publish
 
-from pipelines.config import (
-    IngestConfig,
-    LabelConfig,
-    PublishConfig,
-    ScoreConfig,
-    TrainConfig,
-    TransformerConfig,
-)
-from pipelines.ingest import ingest
-from pipelines.label import run_label
+from pipelines.config import ScoreConfig, TrainConfig, TransformerConfig
 from pipelines.publish import publish
 from pipelines.score import ScoreError, score
 from pipelines.train import TrainDataError, run_train
@@ -38,67 +30,8 @@ pytestmark = pytest.mark.slow
 def flow(tmp_path_factory: pytest.TempPathFactory, root: Path):
     """Run the stages once for the module; tests then inspect what they produced."""
     tmp = tmp_path_factory.mktemp("flow")
-    old = Path.cwd()
-    os.chdir(tmp)
-    uri = f"sqlite:///{tmp / 'mlruns.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    work = tmp / "work"
-    try:
-        ingest([root / "data" / "raw"], work, IngestConfig())
-        lcfg = LabelConfig(
-            codebook=str(root / "configs/codebooks/mfc.yaml"),
-            stance=str(root / "configs/stance.yaml"),
-            gold=str(root / "data/gold/gold.jsonl"),
-            annotations=str(root / "data/gold/annotations.jsonl"),
-            splits=str(root / "data/gold/splits.json"),
-            embedding_lf=False,
-            bootstrap=50,
-        )
-        label = run_label(work / "documents.parquet", work, lcfg)
-        common = {
-            "labels": str(work / "labels.parquet"),
-            "documents": str(work / "documents.parquet"),
-            "output": str(work / "models"),
-            "codebook": lcfg.codebook,
-            "stance": lcfg.stance,
-            "gold": lcfg.gold,
-            "splits": lcfg.splits,
-            "bootstrap": 100,
-            "transformer": TransformerConfig(
-                init="random",
-                max_length=64,
-                epochs=1,
-                batch_size=16,
-                threads=2,
-                checkpoint_dir=str(tmp / "ckpt"),
-            ),
-        }
-        runs = {}
-        for task in ("frames", "stance"):
-            cfg = TrainConfig(task=task, **common)
-            for family in ("baseline", "transformer"):
-                runs[(task, family)] = run_train(cfg, family)
-        pcfg = PublishConfig(
-            gold=lcfg.gold,
-            splits=lcfg.splits,
-            documents=str(work / "documents.parquet"),
-            bootstrap=200,
-        )
-        first = publish(pcfg)
-        yield {
-            "tmp": tmp,
-            "work": work,
-            "label": label,
-            "runs": runs,
-            "first": first,
-            "pcfg": pcfg,
-            "uri": uri,
-            "root": root,
-        }
-    finally:
-        os.chdir(old)
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    with store_in(tmp) as uri:
+        yield {**train_and_publish(tmp, root), "tmp": tmp, "uri": uri, "root": root}
 
 
 def test_labels_follow_the_schema_and_gold_wins(flow) -> None:

@@ -1,0 +1,242 @@
+"""Scoring at scale: a killed job resumes to the same rows; docs/s local and on Spark.
+
+    python bench/bench_score.py [--rows 100000] [--transformer-rows 2000] [--spark-rows 1000]
+
+Runs from a clean clone: it makes its own temporary MLflow stores and, in each, trains
+and publishes a champion from the bundled sample with ``mediaframe run``'s own code
+(``configs/run.yaml``, one model family: baseline in one store, the default MiniLM
+transformer, one epoch, in the other). Then, with the real CLI in subprocesses:
+
+1. baseline champion over ``--rows`` generated articles (bench/common.py's corpus),
+   uninterrupted; then the same job SIGKILLed once about half its shards are written and
+   run again. Checked: exactly one row per input, ids equal to the input ids in order,
+   labels equal to the uninterrupted run's.
+2. the same with the transformer champion over ``--transformer-rows``.
+3. ``--engine spark`` (local[2]) for both champions over the first ``--spark-rows`` rows;
+   checked: the local run's labels.
+
+Figures: wall seconds per job (start-up and model load included), docs/s, and each job's
+peak RSS (the scoring process; Spark's Python workers are separate processes, not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, generated_corpus, report
+
+LABELS = ["primary_frame", "stance_nato", "stance_us", "stance_russia", "stance_csto", "error"]
+
+
+def publish_champion(family: str, store: Path) -> str:
+    """``mediaframe run`` for one family into its own store; returns the tracking URI."""
+    from pipelines.config import RunConfig, load_config
+    from pipelines.run import run_all
+
+    uri = f"sqlite:///{store / 'mlruns.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    sets = [
+        f"workdir={store / 'work'}",
+        f"models=[{family}]",
+        f"label.embedding_cache={store / 'cache'}",
+        "label.bootstrap=50",
+        "publish.bootstrap=100",
+    ]
+    for task in ("train_frames", "train_stance"):
+        sets += [f"{task}.bootstrap=100", f"{task}.transformer.epochs=1"]
+        sets += [f"{task}.transformer.checkpoint_dir={store / 'ckpt'}"]
+    cwd = Path.cwd()
+    os.chdir(ROOT)  # the run config's relative paths (configs/, data/) are the repo's
+    try:
+        run_all(load_config(RunConfig, ROOT / "configs" / "run.yaml", sets))
+    finally:
+        os.chdir(cwd)
+    return uri
+
+
+def write_corpus(path: Path, n: int, first: int | None = None) -> None:
+    """Generated articles as Parquet, written in batches so memory stays flat."""
+    writer = None
+    batch: list[dict[str, Any]] = []
+    for i, row in enumerate(generated_corpus(n, seed=11)):
+        if first is not None and i >= first:
+            break
+        batch.append(row)
+        if len(batch) == 10_000:
+            writer = _flush(writer, batch, path)
+    if batch:
+        writer = _flush(writer, batch, path)
+    if writer:
+        writer.close()
+
+
+def _flush(writer, batch: list[dict[str, Any]], path: Path):
+    table = pa.Table.from_pylist(batch)
+    writer = writer or pq.ParquetWriter(path, table.schema)
+    writer.write_table(table)
+    batch.clear()
+    return writer
+
+
+def shards_done(out: Path) -> int:
+    try:
+        return len(json.loads((out / "_manifest.json").read_text())["shards"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return 0
+
+
+def run_job(uri: str, inp: Path, out: Path, chunk: int, engine: str, kill_at: int = 0):
+    """The CLI in a subprocess; SIGKILL once ``kill_at`` shards exist (0: never).
+    Returns (seconds, peak RSS MB, shards done when killed or None)."""
+    cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
+    cmd += ["--output", str(out), "--engine", engine, "--set", f"chunk_size={chunk}"]
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "PYTHONPATH": str(ROOT),
+        "MEDIAFRAME_PROGRESS": "0",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killed = None
+    if kill_at:
+        while shards_done(out) < kill_at and proc.poll() is None:
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed = shards_done(out)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    secs = time.perf_counter() - t
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if killed is None and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    if kill_at and killed is None:
+        raise RuntimeError(
+            f"the job ended (exit {proc.returncode}) before {kill_at} shards were written; "
+            f"a larger --rows gives it time:\n{err[-2000:]}"
+        )
+    return secs, usage.ru_maxrss / 1024, killed
+
+
+def labels(out: Path) -> pd.DataFrame:
+    df = pd.read_parquet(out)
+    df["frames"] = [tuple(f) for f in df["frames"]]
+    return df[["id", "frames", *LABELS]]
+
+
+def kill_and_resume(
+    family: str, uri: str, inp: Path, ids: list[str], work: Path, chunk: int
+) -> list[dict[str, Any]]:
+    whole, killed_out = work / f"{family}-whole", work / f"{family}-killed"
+    n = len(ids)
+    secs, rss, _ = run_job(uri, inp, whole, chunk, "local")
+    shards = -(-n // chunk)
+    _, _, at = run_job(uri, inp, killed_out, chunk, "local", kill_at=max(1, shards // 2))
+    rsecs, rrss, _ = run_job(uri, inp, killed_out, chunk, "local")
+    ref, got = labels(whole), labels(killed_out)
+    assert len(got) == n, f"{family}: {len(got)} rows after resume, expected {n}"
+    assert got["id"].is_unique and got["id"].tolist() == ids, f"{family}: ids differ"
+    assert got.equals(ref), f"{family}: resumed labels differ from the uninterrupted run"
+    return [
+        {
+            "row": f"{family}, local, uninterrupted",
+            "rows": n,
+            "seconds": round(secs, 1),
+            "docs_per_s": round(n / secs, 1),
+            "peak_rss_mb": round(rss),
+            "check": f"{len(ref)} rows",
+        },
+        {
+            "row": f"{family}, local, SIGKILL at {at}/{shards} shards, then re-run",
+            "rows": n,
+            "seconds": round(rsecs, 1),
+            "docs_per_s": round((n - at * chunk) / rsecs, 1),
+            "peak_rss_mb": round(rrss),
+            "check": f"{n} rows, ids = input ids, labels = uninterrupted",
+        },
+    ]
+
+
+def spark_row(family: str, uri: str, inp: Path, work: Path, ref: Path, chunk: int):
+    out = work / f"{family}-spark"
+    secs, rss, _ = run_job(uri, inp, out, chunk, "spark")
+    got = labels(out)
+    want = labels(ref).head(len(got)).reset_index(drop=True)
+    # None == None is False in pandas: compare with nulls filled
+    cols = ["frames", *LABELS]
+    same = int((got[cols].fillna("<null>") == want[cols].fillna("<null>")).all(axis=1).sum())
+    assert got["id"].tolist() == want["id"].tolist() and same == len(got), f"{family} spark"
+    return {
+        "row": f"{family}, spark local[2]",
+        "rows": len(got),
+        "seconds": round(secs, 1),
+        "docs_per_s": round(len(got) / secs, 1),
+        "peak_rss_mb": round(rss),
+        "check": f"labels = local on {same}/{len(got)}",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000, help="baseline rows")
+    ap.add_argument("--transformer-rows", type=int, default=2_000)
+    ap.add_argument("--spark-rows", type=int, default=1_000, help="rows per family on Spark")
+    ap.add_argument("--chunk", type=int, default=0, help="chunk size (default rows/20)")
+    ap.add_argument("--families", default="baseline,transformer", help="comma-separated")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
+    t0 = time.perf_counter()
+    load_before = os.getloadavg()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
+        work = Path(tmp)
+        sizes = {"baseline": args.rows, "transformer": args.transformer_rows}
+        for family in args.families.split(","):
+            n = sizes[family]
+            store = work / family
+            store.mkdir()
+            uri = publish_champion(family, store)
+            inp = work / f"{family}.parquet"
+            write_corpus(inp, n)
+            ids = pq.read_table(inp, columns=["id"]).column("id").to_pylist()
+            chunk = args.chunk or max(10, n // 20)
+            rows += kill_and_resume(family, uri, inp, ids, work, chunk)
+            print(rows[-2:], flush=True)
+            m = min(args.spark_rows, n)
+            sinp = work / f"{family}-spark.parquet"
+            write_corpus(sinp, n, first=m)
+            rows.append(spark_row(family, uri, sinp, work, work / f"{family}-whole", chunk))
+            print(rows[-1], flush=True)
+    extra = {
+        "command": "python bench/bench_score.py " + " ".join(sys.argv[1:]),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "total_seconds": round(time.perf_counter() - t0),
+    }
+    report("bench_score", rows, extra)
+    print(f"load average before {load_before}, after {extra['load_average_after']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""A scoring job killed with SIGKILL half-way, then run again: a real subprocess, a real
+kill. The re-run resumes after the finished shards and ends with exactly one row per
+input row, ids in input order, and the labels of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from bench.common import generated_corpus
+from pipelines.config import ScoreConfig
+from pipelines.score import score
+
+pytestmark = pytest.mark.slow
+
+ROWS, CHUNK = 600, 30  # 20 shards: time to kill after 3, cheap to score twice
+
+
+def shards_done(out: Path) -> int:
+    try:
+        return len(json.loads((out / "_manifest.json").read_text())["shards"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return 0
+
+
+def test_a_killed_job_resumes_to_exactly_one_row_per_input(champion_store, tmp_path: Path) -> None:
+    inp = tmp_path / "in.jsonl"
+    rows = list(generated_corpus(ROWS, seed=3))
+    pd.DataFrame(rows).to_json(inp, orient="records", lines=True)
+    out = tmp_path / "scored"
+    cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
+    cmd += ["--output", str(out), "--set", f"chunk_size={CHUNK}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 600
+    while shards_done(out) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, f"job ended before the kill: {proc.stderr.read()[-2000:]!r}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    killed_at = shards_done(out)
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert not manifest["complete"] and 3 <= killed_at < ROWS // CHUNK
+
+    # The kernel dropped the lock with the process: the same command runs at once.
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"scored {ROWS} rows" in res.stdout and f"{killed_at} already done" in res.stdout
+    assert not list(out.glob(".*.tmp"))
+    resumed = pd.read_parquet(out)
+    assert len(resumed) == ROWS and resumed["id"].tolist() == [r["id"] for r in rows]
+
+    whole = score([str(inp)], tmp_path / "whole", ScoreConfig(chunk_size=CHUNK))
+    assert whole.rows == ROWS
+    ref = pd.read_parquet(tmp_path / "whole")
+    for col in ("primary_frame", "stance_nato", "stance_russia", "error"):
+        assert resumed[col].tolist() == ref[col].tolist(), col
+    assert [list(f) for f in resumed["frames"]] == [list(f) for f in ref["frames"]]
+
+
+def test_a_file_without_the_text_column_fails_fast_and_a_column_map_fixes_it(
+    champion_store, tmp_path: Path
+) -> None:
+    from pipelines.config import ColumnMap
+    from pipelines.score import ScoreError
+
+    rows = list(generated_corpus(5, seed=5))
+    inp = tmp_path / "body.csv"
+    pd.DataFrame(rows).rename(columns={"text": "body", "id": "doc_id"}).to_csv(inp, index=False)
+    with pytest.raises(ScoreError, match=r"body\.csv: no 'text' column.*columns\.text"):
+        score([str(inp)], tmp_path / "x", ScoreConfig())
+    assert not (tmp_path / "x").exists()  # nothing started: no lock, no manifest
+    cfg = ScoreConfig(columns=ColumnMap(text="body", id="doc_id"))
+    res = score([str(inp)], tmp_path / "y", cfg)
+    out = pd.read_parquet(tmp_path / "y")
+    assert res.rows == 5 and res.errors == 0 and out["id"].tolist() == [r["id"] for r in rows]
