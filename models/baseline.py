@@ -22,7 +22,8 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from models.base import MetricLogger, TextModel
-from models.data import Examples, PolarityCues, TargetWindows, TaskSpec
+from models.data import SPAN_OPEN, Examples, PolarityCues, TargetWindows, TaskSpec, span_context
+from models.pairs import HEDGING, REFUTING, SimilarityFeatures
 from pipelines.config import BaselineConfig
 
 
@@ -62,6 +63,7 @@ class BaselineModel(TextModel):
         self.constant: dict[int, float] = {}
         self.windows = TargetWindows(spec, self.cfg.target_window)
         self.cues = PolarityCues(spec.cue_lexicon) if spec.cue_lexicon else None
+        self.spans = False  # set by fit: do the texts carry marked target spans?
 
     # ------------------------------------------------------------------ features
     def _frame(self, texts: list[str], targets: list[str] | None) -> pd.DataFrame:
@@ -70,6 +72,8 @@ class BaselineModel(TextModel):
             tg = targets or [""] * len(texts)
             df["target"] = [self.spec.target_text(t) for t in tg]
             df["window"] = [self.windows(x, t) for x, t in zip(texts, tg, strict=True)]
+            if self.spans:
+                df["span"] = [span_context(x, self.cfg.span_window) for x in texts]
             if self.spec.cue_lexicon:
                 counts = np.array([self.cues(w) for w in df["window"]], dtype=float)
                 counts = counts.reshape(len(df), 2)
@@ -86,6 +90,13 @@ class BaselineModel(TextModel):
             parts.append(("window", _tfidf(self.cfg), "window"))
             if self.cfg.target_features:
                 parts.append(("target", _tfidf(self.cfg, 5000), "target"))
+            if self.spans:
+                parts.append(("span", _tfidf(self.cfg), "span"))
+            if self.cfg.similarity_features:
+                sim = SimilarityFeatures(
+                    self.cfg.refuting_cues or REFUTING, self.cfg.hedging_cues or HEDGING
+                )
+                parts.append(("similarity", sim, ["target", "text"]))
             if self.spec.cue_lexicon:
                 parts.append(("cues", "passthrough", ["cue_favor", "cue_against", "cue_net"]))
         return ColumnTransformer(parts, sparse_threshold=1.0, n_jobs=1)
@@ -107,6 +118,9 @@ class BaselineModel(TextModel):
     def fit(
         self, train: Examples, dev: Examples | None = None, log: MetricLogger | None = None
     ) -> None:
+        self.spans = bool(
+            self.spec.pair and self.cfg.span_window and any(SPAN_OPEN in t for t in train.texts)
+        )
         X = self._frame(train.texts, train.targets)
         self.features = self._make_features()
         F = self.features.fit_transform(X)
@@ -199,6 +213,7 @@ class BaselineModel(TextModel):
                     "features": self.features,
                     "estimators": self.estimators,
                     "constant": self.constant,
+                    "spans": self.spans,
                 },
                 fh,
             )
@@ -213,6 +228,7 @@ class BaselineModel(TextModel):
             state["estimators"],
             state["constant"],
         )
+        m.spans = state.get("spans", False)
         return m
 
 
