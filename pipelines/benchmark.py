@@ -31,7 +31,14 @@ from pydantic import Field
 
 from models.data import Examples, TaskSpec
 from pipelines import tracking
-from pipelines.adapters import AdapterOptions, BenchData, get_adapter, strata_of, stratified_cut
+from pipelines.adapters import (
+    AdapterOptions,
+    BenchData,
+    complement,
+    get_adapter,
+    strata_of,
+    stratified_cut,
+)
 from pipelines.atomic import write_text
 from pipelines.config import (
     BaselineConfig,
@@ -109,7 +116,14 @@ def subsample(ex: Examples, spec: TaskSpec, n: int | None, seed: int) -> Example
     """At most ``n`` training items, stratified like the dev split (dev never shrinks)."""
     if n is None or len(ex) <= n:
         return ex
-    return ex.subset(stratified_cut(strata_of(ex, spec.kind), n / len(ex), seed)[:n])
+    picked = stratified_cut(strata_of(ex, spec.kind), n / len(ex), seed)
+    rng = np.random.default_rng(seed)
+    if len(picked) > n:  # per-stratum rounding overshot: drop at random
+        picked = rng.choice(picked, n, replace=False)
+    elif len(picked) < n:  # or fell short: top up at random from the rest
+        rest = complement(len(ex), picked)
+        picked = np.concatenate([picked, rng.choice(rest, n - len(picked), replace=False)])
+    return ex.subset(np.sort(picked))
 
 
 def weak_examples(ex: Examples, spec: TaskSpec, wcfg: WeakConfig) -> Examples:
@@ -124,13 +138,15 @@ def weak_examples(ex: Examples, spec: TaskSpec, wcfg: WeakConfig) -> Examples:
     from pipelines.config import LabelConfig
     from pipelines.label import make_similarity
 
+    if spec.kind != "multilabel":
+        raise ValueError(
+            f"--model weak needs a multi-label dataset labelled with a codebook's frames; "
+            f"{spec.name} is {spec.kind}"
+        )
     codebook = load_codebook(wcfg.codebook)
     missing = [k for k in spec.labels if k not in codebook.keys]
-    if spec.kind != "multilabel" or missing:
-        raise ValueError(
-            f"--model weak needs a multi-label dataset labelled with the codebook's frames; "
-            f"{spec.name}: kind {spec.kind}, labels not in {wcfg.codebook}: {missing}"
-        )
+    if missing:
+        raise ValueError(f"--model weak: {spec.name} labels not in {wcfg.codebook}: {missing}")
     similarity = (
         make_similarity(
             LabelConfig(codebook=wcfg.codebook, encoder=wcfg.encoder, embedding_cache=None),
@@ -226,6 +242,8 @@ def run_benchmark(
         Path(data_dir), Path(test_dir) if test_dir else None, opts, cfg.dev_fraction, cfg.seed
     )
     data.train = subsample(data.train, data.spec, cfg.subsample, cfg.seed)
+    if model == "weak" and data.spec.kind != "multilabel":  # fail before any work
+        weak_examples(Examples([], [], data.train.y[:0]), data.spec, cfg.weak)
     family = "transformer" if model == "transformer" else "baseline"
     train_cfg = cfg.train_config(data.spec)
     split = data.split
