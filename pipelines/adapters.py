@@ -20,6 +20,7 @@ same dev split the dev figures were reported beside.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from pydantic import Field
 
 from labeling.codebook import load_codebook
 from models.base import MetricLogger, ModelBundle
-from models.data import Examples, TaskSpec
+from models.data import Examples, TaskSpec, mark_spans
 from pipelines.config import Strict, TrainConfig
 from pipelines.evaluate import Evaluation
 from pipelines.train import TaskData, evaluate_bundle, fit_bundle
@@ -52,9 +53,11 @@ class BenchData:
     split: Literal["dev", "test"]
     notes: dict[str, Any] = field(default_factory=dict)
 
-    def task_data(self, name: str = "") -> TaskData:
-        """The training stage's container, with one scored set as its test part."""
-        return TaskData(self.spec, self.train, self.tune, self.evals[name])
+    def task_data(self, name: str | None = None) -> TaskData:
+        """The training stage's container, with one scored set as its test part (none when
+        fitting: a dataset with several scored sets, NewsMTSC's rw and mt, has no "")."""
+        test = self.evals[name] if name is not None else self.train.subset([])
+        return TaskData(self.spec, self.train, self.tune, test)
 
 
 class AdapterOptions(Strict):
@@ -366,10 +369,224 @@ class Semeval2023Adapter(Adapter):
         return {"": self._read(test_dir / SEMEVAL_TEST, opts)}
 
 
+# ============================================================================ FNC-1
+FNC_LABELS = ["agree", "disagree", "discuss", "unrelated"]
+FNC_TRAIN = ("train_stances.csv", "train_bodies.csv")
+FNC_TEST = ("competition_test_stances.csv", "competition_test_bodies.csv")
+
+
+class Fnc1Adapter(Adapter):
+    """FNC-1: the stance of an article body toward a headline, the headline as the target.
+
+    One example per (headline, body) row: the body is the text, the headline the target,
+    the Body ID the group, so the dev cut (and the tune cut inside a dev run) keeps every
+    body on one side, as the official baseline's hold-out split does. Scored by the
+    official weighted FNC score and by macro-F1.
+    """
+
+    name = "fnc1"
+    primary_metric = "fnc_score"
+    metrics = ("fnc_score", "macro_f1", "accuracy")
+    anchor = (
+        "FNC score 82.02 (winner, SOLAT), 81.72 (UCL TF + MLP), official baseline 75.20 "
+        "(79.53 on its own dev hold-out); test macro-F1 of the top systems ≈ 0.58-0.60"
+    )
+    test_files = FNC_TEST
+
+    def spec(self, opts: AdapterOptions) -> TaskSpec:
+        return TaskSpec("fnc1", "multiclass", list(FNC_LABELS), pair=True)
+
+    def _read(self, stances: Path, bodies_path: Path) -> Examples:
+        bodies: dict[str, str] = {}
+        for row_no, r in enumerate(read_csv_rows(bodies_path, ["Body ID", "articleBody"]), 2):
+            bid = (r["Body ID"] or "").strip()
+            if not bid or not (r["articleBody"] or "").strip():
+                raise DatasetError(f"{bodies_path}: row {row_no}: empty 'Body ID' or 'articleBody'")
+            bodies[bid] = r["articleBody"]
+        ids, texts, targets, y, groups = [], [], [], [], []
+        for row_no, r in enumerate(read_csv_rows(stances, ["Headline", "Body ID", "Stance"]), 2):
+            bid, stance = (r["Body ID"] or "").strip(), (r["Stance"] or "").strip()
+            head = (r["Headline"] or "").strip()
+            if bid not in bodies:
+                raise DatasetError(
+                    f"{stances}: row {row_no}: field 'Body ID': {bid!r} is not in "
+                    f"{bodies_path.name}"
+                )
+            if stance not in FNC_LABELS:
+                raise DatasetError(
+                    f"{stances}: row {row_no}: field 'Stance': expected one of {FNC_LABELS}, "
+                    f"got {stance!r}"
+                )
+            if not head:
+                raise DatasetError(f"{stances}: row {row_no}: field 'Headline' is empty")
+            ids.append(f"fnc1:{stances.stem}:{row_no}")
+            texts.append(bodies[bid])
+            targets.append(head)
+            y.append(FNC_LABELS.index(stance))
+            groups.append(bid)
+        return Examples(ids, texts, np.asarray(y, dtype=int), targets, groups=groups)
+
+    def read_pool(self, data_dir: Path, opts: AdapterOptions) -> Examples:
+        return self._read(data_dir / FNC_TRAIN[0], data_dir / FNC_TRAIN[1])
+
+    def read_tests(self, test_dir: Path, opts: AdapterOptions) -> dict[str, Examples]:
+        return {"": self._read(test_dir / FNC_TEST[0], test_dir / FNC_TEST[1])}
+
+    def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
+        """Whole bodies, seeded: a body's headlines never straddle train and dev."""
+        return group_cut(list(pool.groups or []), fraction, seed)
+
+    def evaluate(
+        self,
+        bundle: ModelBundle,
+        data: BenchData,
+        name: str,
+        probs: np.ndarray,
+        n_boot: int,
+        seed: int,
+    ) -> Evaluation:
+        ev, _ = evaluate_bundle(
+            bundle, data.task_data(name), "test", n_boot, seed, probs=probs, fnc=True
+        )
+        return ev
+
+
+# ============================================================================ NewsMTSC
+NEWSMTSC_LABELS = ["negative", "neutral", "positive"]
+NEWSMTSC_POLARITY = {2.0: "negative", 4.0: "neutral", 6.0: "positive"}
+NEWSMTSC_TRAIN = "official/train.jsonl"
+NEWSMTSC_SETS = ("rw", "mt")  # the authors' dev/test splits: real-world, multi-target
+
+
+class NewsmtscOptions(AdapterOptions):
+    further_mentions: bool = Field(
+        False, description="also mark the target's other mentions (coreferences) in the sentence"
+    )
+
+
+class NewsmtscAdapter(Adapter):
+    """NewsMTSC: sentiment of a news sentence toward one marked person mention.
+
+    One example per target: the sentence with the mention wrapped in span markers
+    (``models.data.mark_spans``) is the text, the mention the target, the sentence the
+    group (a sentence's targets stay on one side of the tune cut). Train is the official
+    train file; the scored sets are the authors' own dev splits (``rw``: real-world
+    distribution, ``mt``: sentences with several targets), tuned on a cut of train; a
+    test run tunes on both dev splits and scores ``dev_test_split_{rw,mt}/test.jsonl``.
+    """
+
+    name = "newsmtsc"
+    primary_metric = "macro_f1_rw"
+    metrics = ("macro_f1", "accuracy")
+    anchor = (
+        "macro-F1 test-rw / test-mt: RoBERTa GRU-TSC 0.831 / 0.825, "
+        "BERT SPC 0.801 / 0.737 (Hamborg & Donnay 2021)"
+    )
+    test_files = tuple(f"dev_test_split_{s}/test.jsonl" for s in NEWSMTSC_SETS)
+    Options = NewsmtscOptions
+
+    def spec(self, opts: AdapterOptions) -> TaskSpec:
+        return TaskSpec("newsmtsc", "multiclass", list(NEWSMTSC_LABELS), pair=True)
+
+    def _read(self, path: Path, opts: AdapterOptions) -> Examples:
+        assert isinstance(opts, NewsmtscOptions)
+        if not path.exists():
+            raise DatasetError(f"{path}: file not found")
+        ids, texts, targets, y, groups = [], [], [], [], []
+        with path.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                    sent = d["sentence_normalized"]
+                    items = d["targets"]
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    raise DatasetError(f"{path}: line {line_no}: {exc!r}") from None
+                for k, t in enumerate(items):
+                    where = f"{path}: line {line_no}: target {k}"
+                    try:
+                        start, end, mention = int(t["from"]), int(t["to"]), t["mention"]
+                        label = NEWSMTSC_POLARITY[float(t["polarity"])]
+                    except KeyError as exc:
+                        raise DatasetError(f"{where}: field {exc} missing or not 2/4/6") from None
+                    if sent[start:end] != mention:
+                        raise DatasetError(
+                            f"{where}: field 'from'/'to': {sent[start:end]!r} != mention "
+                            f"{mention!r}"
+                        )
+                    spans = [(start, end)]
+                    if opts.further_mentions:
+                        for m in t.get("further_mentions") or []:
+                            s, e = int(m["from"]), int(m["to"])
+                            if all(e <= a or s >= b for a, b in spans):  # skip overlaps
+                                spans.append((s, e))
+                    ids.append(f"newsmtsc:{path.parent.name}/{path.stem}:{line_no}:{k}")
+                    texts.append(mark_spans(sent, spans))
+                    targets.append(mention)
+                    y.append(NEWSMTSC_LABELS.index(label))
+                    groups.append(str(d.get("primary_gid", line_no)))
+        return Examples(ids, texts, np.asarray(y, dtype=int), targets, groups=groups)
+
+    def read_pool(self, data_dir: Path, opts: AdapterOptions) -> Examples:
+        return self._read(data_dir / NEWSMTSC_TRAIN, opts)
+
+    def read_dev(self, data_dir: Path, opts: AdapterOptions) -> dict[str, Examples]:
+        return {
+            s: self._read(data_dir / f"dev_test_split_{s}/dev.jsonl", opts) for s in NEWSMTSC_SETS
+        }
+
+    def read_tests(self, test_dir: Path, opts: AdapterOptions) -> dict[str, Examples]:
+        return {
+            s: self._read(test_dir / f"dev_test_split_{s}/test.jsonl", opts) for s in NEWSMTSC_SETS
+        }
+
+    def load(
+        self,
+        data_dir: Path,
+        test_dir: Path | None,
+        opts: AdapterOptions,
+        dev_fraction: float,
+        seed: int,
+    ) -> BenchData:
+        """The release's own dev splits instead of a cut of train (same policy otherwise:
+        a dev run tunes on a cut of train, a test run on the dev splits)."""
+        spec = self.spec(opts)
+        pool = self.read_pool(Path(data_dir), opts)
+        dev = self.read_dev(Path(data_dir), opts)
+        if test_dir is not None:
+            tune = concat_examples(list(dev.values()))
+            return BenchData(spec, pool, tune, self.read_tests(Path(test_dir), opts), "test")
+        cut = group_cut(list(pool.groups or []), dev_fraction, seed + 1)
+        return BenchData(
+            spec, pool.subset(complement(len(pool), cut)), pool.subset(cut), dev, "dev"
+        )
+
+
+def concat_examples(parts: list[Examples]) -> Examples:
+    """One Examples from several with the same fields (e.g. two dev splits as one tune set)."""
+
+    def cat(name: str):
+        vals = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in vals) else [x for v in vals for x in v]
+
+    w = [p.weights for p in parts]
+    return Examples(
+        [i for p in parts for i in p.ids],
+        [t for p in parts for t in p.texts],
+        np.concatenate([p.y for p in parts]),
+        cat("targets"),
+        None if any(x is None for x in w) else np.concatenate(w),
+        cat("groups"),
+    )
+
+
 # ============================================================================ registry
 ADAPTERS: dict[str, Adapter] = {
     "gvfc": GvfcAdapter(),
     "semeval2023": Semeval2023Adapter(),
+    "fnc1": Fnc1Adapter(),
+    "newsmtsc": NewsmtscAdapter(),
 }
 
 

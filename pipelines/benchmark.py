@@ -195,6 +195,13 @@ def describe_model(model: str, cfg: BenchConfig) -> str:
     if model == "transformer":
         t = cfg.transformer
         how = "frozen encoder + linear head" if t.freeze_encoder else "fine-tuned"
+        if t.pair_input == "siamese":
+            how = (
+                "frozen encoder, target and text encoded apart (cached by content hash) + "
+                f"MLP head ({t.siamese_hidden} units) on [u, v, |u-v|, u*v] + similarity features"
+            )
+        elif t.span_tokens:
+            how += " (span markers as new tokens)"
         return (
             f"{how}: {t.model_name_or_path}, {t.max_length} tokens ({t.long_text}), "
             f"up to {t.epochs} epochs"
@@ -311,6 +318,8 @@ def run_benchmark(
             "predict_seconds": round(predict_seconds, 2),
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "model_detail": describe_model(model, cfg),
+            # what ran: "fine-tuned", "frozen-encoder head" or "frozen-encoder siamese head"
+            **({"transformer_mode": bundle.model.mode} if family == "transformer" else {}),
             "anchor": adapter.anchor,
             "run_id": run.info.run_id,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

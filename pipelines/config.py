@@ -109,6 +109,9 @@ class TransformerConfig(Strict):
     span_tokens: bool = Field(
         False, description="add the span markers [[ ]] to the vocabulary as two new tokens"
     )
+    length_buckets: bool = Field(
+        False, description="fine-tuning: batch texts of similar length (less padding)"
+    )
     siamese_hidden: int = Field(256, ge=8, description="siamese: hidden units of the head")
     embedding_cache: str | None = Field(
         None, description="siamese: a directory caching text embeddings by content hash"

@@ -6,6 +6,8 @@ baseline and both transformer pair modes on tiny real training runs.
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,8 @@ from models.baseline import BaselineModel
 from models.data import SPAN_CLOSE, SPAN_OPEN, Examples, TaskSpec, mark_spans, span_context
 from models.pairs import SimilarityFeatures
 from models.transformer import TransformerModel
+from pipelines.adapters import DatasetError, get_adapter
+from pipelines.cli import main
 from pipelines.config import BaselineConfig, TransformerConfig
 from pipelines.evaluate import evaluate_multiclass, fnc_score
 
@@ -98,7 +102,7 @@ TOPICS = [
 def headline_pairs() -> Examples:
     """Every headline against every body: related (its own topic) or unrelated."""
     texts, targets, y = [], [], []
-    for i, (word, body) in enumerate(TOPICS):
+    for i, (_, body) in enumerate(TOPICS):
         for j, (other, _) in enumerate(TOPICS):
             for frame in ["Reports of a {w} today", "{w} news spreads online"]:
                 texts.append(body)
@@ -221,3 +225,203 @@ def test_siamese_frozen_mode_trains_a_head_and_round_trips(tmp_path: Path) -> No
     m.save(tmp_path / "s")
     back = TransformerModel.load(tmp_path / "s", FNC)
     assert np.allclose(p, back.predict_proba(data.texts[:8], data.targets[:8]), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- adapters
+def write_fnc(d: Path, stances: str, bodies: str, rows, body_rows) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    with (d / stances).open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Headline", "Body ID", "Stance"])
+        w.writerows(rows)
+    with (d / bodies).open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Body ID", "articleBody"])
+        w.writerows(body_rows)
+
+
+FNC_BODIES = [
+    ("0", 'A meteorite hit Managua.\n\nOfficials said it was "relatively small".'),
+    ("7", "Apple will sell a gold watch, the company said."),
+    ("12", "Reports of a giant crab in Kent are a hoax, the council said."),
+]
+FNC_ROWS = [
+    ("Meteorite crashes in Nicaragua", "0", "agree"),
+    ("Giant crab photographed in Kent", "12", "disagree"),
+    ("Apple to release gold watch", "7", "discuss"),
+    ("Giant crab photographed in Kent", "0", "unrelated"),
+    ("Meteorite crashes in Nicaragua", "7", "unrelated"),
+]
+
+
+def test_fnc1_adapter_reads_headlines_as_targets_and_bodies_as_texts(tmp_path: Path) -> None:
+    fnc = get_adapter("fnc1")
+    write_fnc(tmp_path, "train_stances.csv", "train_bodies.csv", FNC_ROWS, FNC_BODIES)
+    pool = fnc.read_pool(tmp_path, fnc.options({}))
+    assert pool.targets == [r[0] for r in FNC_ROWS]
+    assert pool.texts[0] == FNC_BODIES[0][1]  # quoted, multi-line body read whole
+    assert pool.texts[3] == FNC_BODIES[0][1] and pool.texts[4] == FNC_BODIES[1][1]
+    assert [FNC_LABELS[i] for i in pool.y] == [r[2] for r in FNC_ROWS]
+    assert pool.groups == ["0", "12", "7", "0", "7"]
+    spec = fnc.spec(fnc.options({}))
+    assert spec.pair and spec.labels == FNC_LABELS
+    # the dev cut takes whole bodies
+    dev = fnc.dev_indices(pool, spec, 0.34, 13)
+    dev_bodies = {pool.groups[i] for i in dev}
+    assert len(dev_bodies) == 1
+    assert all((pool.groups[i] in dev_bodies) == (i in set(dev)) for i in range(len(pool)))
+    # the held-out release has its own file names
+    write_fnc(
+        tmp_path / "test",
+        "competition_test_stances.csv",
+        "competition_test_bodies.csv",
+        FNC_ROWS[:2],
+        FNC_BODIES,
+    )
+    tests = fnc.read_tests(tmp_path / "test", fnc.options({}))
+    assert list(tests) == [""] and tests[""].targets == [FNC_ROWS[0][0], FNC_ROWS[1][0]]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (("Some headline", "99", "agree"), "row 3: field 'Body ID': '99'"),
+        (("Some headline", "7", "agrees"), "row 3: field 'Stance'"),
+        (("", "7", "agree"), "row 3: field 'Headline'"),
+    ],
+)
+def test_fnc1_adapter_names_file_row_and_field(tmp_path: Path, row, message: str) -> None:
+    write_fnc(tmp_path, "train_stances.csv", "train_bodies.csv", [FNC_ROWS[0], row], FNC_BODIES)
+    fnc = get_adapter("fnc1")
+    with pytest.raises(DatasetError, match=message) as err:
+        fnc.read_pool(tmp_path, fnc.options({}))
+    assert "train_stances.csv" in str(err.value)
+
+
+def mtsc_line(gid: str, sentence: str, targets: list[tuple]) -> str:
+    """One NewsMTSC JSONL line; a target is (mention, polarity[, further mentions])."""
+    out = []
+    for k, (mention, pol, *further) in enumerate(targets):
+        start = sentence.index(mention)
+        t = {
+            "Input.gid": f"{gid}_{k}",
+            "from": start,
+            "to": start + len(mention),
+            "mention": mention,
+            "polarity": pol,
+        }
+        if further:
+            t["further_mentions"] = [
+                {"from": s, "to": s + len(m), "mention": m} for m, s in further[0]
+            ]
+        out.append(t)
+    return json.dumps({"primary_gid": gid, "sentence_normalized": sentence, "targets": out})
+
+
+MTSC_TRAIN = [
+    mtsc_line("s1", "Obama praised Merkel for her courage.", [("Obama", 4.0), ("Merkel", 6.0)]),
+    mtsc_line(
+        "s2",
+        "Trump said he would fire Comey, and he did.",
+        [("Trump", 2.0, [("he", 11), ("he", 36)]), ("Comey", 2.0)],
+    ),
+    mtsc_line("s3", "Clinton lost.", [("Clinton", 2.0)]),
+]
+
+
+def write_mtsc(root: Path, train: list[str], dev: list[str], test: list[str] | None = None):
+    files = {"official/train.jsonl": train}
+    for s in ("rw", "mt"):
+        files[f"dev_test_split_{s}/dev.jsonl"] = dev
+        if test is not None:
+            files[f"dev_test_split_{s}/test.jsonl"] = test
+    for name, lines in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_newsmtsc_adapter_marks_the_mention_and_uses_its_dev_splits(tmp_path: Path) -> None:
+    a = get_adapter("newsmtsc")
+    write_mtsc(tmp_path, MTSC_TRAIN, MTSC_TRAIN[:1])
+    opts = a.options({})
+    pool = a.read_pool(tmp_path, opts)
+    assert pool.texts[:2] == [
+        "[[Obama]] praised Merkel for her courage.",
+        "Obama praised [[Merkel]] for her courage.",
+    ]
+    assert pool.targets == ["Obama", "Merkel", "Trump", "Comey", "Clinton"]
+    assert [SENTIMENT[i] for i in pool.y] == [
+        "neutral",
+        "positive",
+        "negative",
+        "negative",
+        "negative",
+    ]
+    assert pool.groups == ["s1", "s1", "s2", "s2", "s3"]
+    # coreferent mentions are marked only when asked for
+    more = a.read_pool(tmp_path, a.options({"further_mentions": True}))
+    assert more.texts[2] == "[[Trump]] said [[he]] would fire Comey, and [[he]] did."
+    # a dev run: scored on both dev splits, tuned on a sentence-grouped cut of train
+    data = a.load(tmp_path, None, opts, 0.34, 13)
+    assert data.split == "dev" and set(data.evals) == {"rw", "mt"}
+    assert data.evals["rw"].texts == pool.texts[:2]
+    assert len(data.train) + len(data.tune) == len(pool)
+    assert not {*data.train.groups} & {*data.tune.groups}
+    # a test run: train on all of train, tune on both dev splits, score both test files
+    test = tmp_path / "held-out"
+    write_mtsc(test, [], [], MTSC_TRAIN[1:])
+    data = a.load(tmp_path, test, opts, 0.34, 13)
+    assert data.split == "test" and len(data.train) == len(pool) and len(data.tune) == 4
+    assert data.evals["mt"].targets == ["Trump", "Comey", "Clinton"]
+    assert a.test_files == ("dev_test_split_rw/test.jsonl", "dev_test_split_mt/test.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.update({"from": 1}), "line 1: target 0: field 'from'/'to'"),
+        (lambda t: t.update({"polarity": 3.0}), "line 1: target 0"),
+        (lambda t: t.pop("mention"), "line 1: target 0: field 'mention'"),
+    ],
+)
+def test_newsmtsc_adapter_names_file_line_and_field(tmp_path: Path, edit, message: str) -> None:
+    d = json.loads(MTSC_TRAIN[0])
+    edit(d["targets"][0])
+    write_mtsc(tmp_path, [json.dumps(d)], [])
+    a = get_adapter("newsmtsc")
+    with pytest.raises(DatasetError, match=message) as err:
+        a.read_pool(tmp_path, a.options({}))
+    assert "train.jsonl" in str(err.value)
+
+
+def test_newsmtsc_benchmark_reports_both_dev_splits(
+    tmp_path: Path, tracking_uri_store: str
+) -> None:
+    rng = np.random.default_rng(0)
+    people = ["Alice Smith", "Bob Jones", "Carol White", "Dan Brown", "Eve Black"]
+    verbs = {2.0: "attacked", 4.0: "met", 6.0: "thanked"}
+
+    def lines(n: int, tag: str) -> list[str]:
+        out = []
+        for i in range(n):
+            a, b = rng.choice(people, 2, replace=False)
+            pol = float(rng.choice([2.0, 4.0, 6.0]))
+            sent = f"{a} was {verbs[pol]} by {b} on day {i}."
+            out.append(mtsc_line(f"{tag}{i}", sent, [(a, pol)]))
+        return out
+
+    data = tmp_path / "newsmtsc"
+    write_mtsc(data, lines(90, "t"), lines(20, "d"))
+    out = tmp_path / "res.json"
+    rc = main(
+        [
+            *("benchmark", "newsmtsc", "--data-dir", str(data)),
+            *("--set", "bootstrap=50", "--output", str(out)),
+        ]
+    )
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["primary_metric"] == "macro_f1_rw"
+    assert {"macro_f1_rw", "macro_f1_mt"} <= set(res["metrics"])
+    assert res["n_test"] == 40 and res["n_train"] + res["n_tune"] == 90
+    assert res["metrics"]["macro_f1_rw"] > res["trivial"]["macro_f1_rw"] + 0.3
