@@ -20,7 +20,8 @@ new vocabulary entries (embeddings resized, saved with the bundle). ``pair_input
 siamese`` is the frozen mode for pairs of texts too many to fine-tune on (FNC-1's 50k
 headline-body pairs): the target, the text and each of its sentences are encoded once
 each, cached by content hash, and an MLP head reads [u, v, |u-v|, u*v] for the text and
-for its sentence closest to the target, plus ``models.pairs.SimilarityFeatures``.
+for its sentence closest to the target (among its first ``siamese_sentences``; the text
+itself when 0), plus ``models.pairs.SimilarityFeatures``.
 """
 
 from __future__ import annotations
@@ -498,10 +499,12 @@ class TransformerModel(TextModel):
         if not targets:
             raise ValueError("siamese pair input needs a target for every text")
         first = [self.spec.target_text(t) for t in targets]
-        sents = {t: split_sentences(t) or [t] for t in dict.fromkeys(texts)}
-        flat = [s for ss in sents.values() for s in ss]
         U = self._embed_texts(first)
         V = self._embed_texts(list(texts))
+        n = self.cfg.siamese_sentences
+        # Without sentences, the text stands in for its closest sentence (same width).
+        sents = {t: (split_sentences(t)[:n] or [t]) if n else [t] for t in dict.fromkeys(texts)}
+        flat = [s for ss in sents.values() for s in ss]
         S_all = self._embed_texts(flat)
         start, pos = 0, {}
         for t, ss in sents.items():

@@ -208,6 +208,8 @@ def describe_model(model: str, cfg: BenchConfig) -> str:
         )
     b = cfg.baseline
     feats = f"TF-IDF word 1-{b.ngram_max} grams" + (" + char 2-5" if b.char_ngrams else "")
+    if b.similarity_features:
+        feats += " + target-text similarity and refuting/hedging cues"
     detail = f"{feats} -> {b.classifier} (C={b.C})"
     if model == "weak":
         w = cfg.weak

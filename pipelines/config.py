@@ -112,6 +112,9 @@ class TransformerConfig(Strict):
     length_buckets: bool = Field(
         False, description="fine-tuning: batch texts of similar length (less padding)"
     )
+    siamese_sentences: int = Field(
+        0, ge=0, description="siamese: compare the target with the text's first N sentences"
+    )
     siamese_hidden: int = Field(256, ge=8, description="siamese: hidden units of the head")
     embedding_cache: str | None = Field(
         None, description="siamese: a directory caching text embeddings by content hash"

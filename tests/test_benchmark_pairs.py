@@ -209,7 +209,7 @@ def test_span_tokens_are_added_resized_and_saved_with_the_bundle(tmp_path: Path)
 
 def test_siamese_frozen_mode_trains_a_head_and_round_trips(tmp_path: Path) -> None:
     data = headline_pairs()
-    m = TransformerModel(FNC, tiny(pair_input="siamese", epochs=4, embedding_cache=None))
+    m = TransformerModel(FNC, tiny(pair_input="siamese", siamese_sentences=2, epochs=4))
     m.fit(data, data.subset(range(0, len(data), 4)))
     assert m.mode == "frozen-encoder siamese head"
     assert all(not p.requires_grad for p in m.net.encoder.parameters())
