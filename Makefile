@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mediaframe-installed
 
-.PHONY: setup run test lint ui bench clean
+.PHONY: setup run test lint ui bench bench-quality clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,16 @@ ui: $(STAMP)
 # Speed and memory on this machine: tables printed, JSON in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_models.py
+
+# Quality on the public datasets' dev splits (bench/RESULTS.md): baselines first, then one
+# transformer at a time; each run fits 60 minutes on 2 CPU cores. DATASETS=../shared/datasets
+DATASETS ?= ../shared/datasets
+bench-quality: $(STAMP)
+	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model baseline
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model baseline
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model weak
+	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model transformer
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model transformer
 
 clean:
 	rm -rf runs mlruns.db mlartifacts

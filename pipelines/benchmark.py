@@ -186,7 +186,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "load_avg_1m_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -254,6 +253,7 @@ def run_benchmark(
     if model == "weak" and data.spec.kind != "multilabel":  # fail before any work
         weak_examples(Examples([], [], data.train.y[:0]), data.spec, cfg.weak)
     family = "transformer" if model == "transformer" else "baseline"
+    load_start = round(os.getloadavg()[0], 2)  # the cores are often shared: say how busy
     train_cfg = cfg.train_config(data.spec)
     split = data.split
     tags = tracking.base_tags("benchmark", dataset, model)
@@ -325,7 +325,11 @@ def run_benchmark(
             "anchor": adapter.anchor,
             "run_id": run.info.run_id,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": {**machine(), "load_avg_1m_end": round(os.getloadavg()[0], 2)},
+            "machine": {
+                **machine(),
+                "load_avg_1m_start": load_start,
+                "load_avg_1m_end": round(os.getloadavg()[0], 2),
+            },
             "config": cfg.model_dump(mode="json"),
             **({"notes": data.notes} if data.notes else {}),
         }
