@@ -45,8 +45,12 @@ bench-quality: $(STAMP)
 	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model baseline
 	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model baseline
 	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model weak
+	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --model baseline
+	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --model baseline
 	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model transformer
 	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model transformer
+	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --model transformer
+	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --model transformer
 
 clean:
 	rm -rf runs mlruns.db mlartifacts
