@@ -2,8 +2,13 @@
 
 For (target, text) pairs the features add the target itself and the sentences around
 its mentions (where stance toward it is said), so one model can favor Russia and oppose
-NATO in the same article. Multi-label is one-vs-rest, written out so that labels with no
-positive example and per-example weights (the label model's confidence) both work.
+NATO in the same article. When the target is a marked span (``[[mention]]``), the words
+either side of it are a feature block of their own: two people in one sentence get
+different features. When the target is text (a headline), ``similarity_features`` adds
+how much the two overlap (``models/pairs.py``), since body n-grams alone cannot tell a
+related headline from an unrelated one for the same body. Multi-label is one-vs-rest,
+written out so that labels with no positive example and per-example weights (the label
+model's confidence) both work.
 """
 
 from __future__ import annotations
