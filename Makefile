@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.mediaframe-installed
 # that is already set up: use it as it is, never install into it.
 SETUP  := $(if $(filter command line,$(origin BIN)),,$(STAMP))
 
-.PHONY: setup chromium run test test-reliability lint ui bench clean
+.PHONY: setup chromium run test test-reliability lint ui bench bench-quality clean
 
 setup: $(SETUP)
 
@@ -73,6 +73,20 @@ bench: $(SETUP)
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_pipeline.py $(if $(BENCH_QUICK),--quick,)
 	$(BIN)/python bench/bench_score.py
+
+# Quality on the public datasets' dev splits (bench/RESULTS.md): baselines first, then one
+# transformer at a time; each run fits 60 minutes on 2 CPU cores. DATASETS=../shared/datasets
+DATASETS ?= ../shared/datasets
+bench-quality: $(SETUP)
+	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model baseline
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model baseline
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model weak
+	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --model baseline
+	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --model baseline
+	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model transformer
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model transformer
+	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --model transformer
+	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --model transformer
 
 clean:
 	rm -rf runs mlruns.db mlartifacts

@@ -2,8 +2,13 @@
 
 For (target, text) pairs the features add the target itself and the sentences around
 its mentions (where stance toward it is said), so one model can favor Russia and oppose
-NATO in the same article. Multi-label is one-vs-rest, written out so that labels with no
-positive example and per-example weights (the label model's confidence) both work.
+NATO in the same article. When the target is a marked span (``[[mention]]``), the words
+either side of it are a feature block of their own: two people in one sentence get
+different features. When the target is text (a headline), ``similarity_features`` adds
+how much the two overlap (``models/pairs.py``), since body n-grams alone cannot tell a
+related headline from an unrelated one for the same body. Multi-label is one-vs-rest,
+written out so that labels with no positive example and per-example weights (the label
+model's confidence) both work.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from models.base import MetricLogger, TextModel
-from models.data import Examples, PolarityCues, TargetWindows, TaskSpec
+from models.data import SPAN_OPEN, Examples, PolarityCues, TargetWindows, TaskSpec, span_context
+from models.pairs import HEDGING, REFUTING, SimilarityFeatures
 from pipelines.config import BaselineConfig
 
 
@@ -66,6 +72,7 @@ class BaselineModel(TextModel):
         # One row per (fold, C) of the grouped CV search, for the training run to log as
         # nested MLflow runs; empty when the search is off.
         self.cv_results: list[dict] = []
+        self.spans = False  # set by fit: do the texts carry marked target spans?
 
     # ------------------------------------------------------------------ features
     def _frame(self, texts: list[str], targets: list[str] | None) -> pd.DataFrame:
@@ -74,6 +81,8 @@ class BaselineModel(TextModel):
             tg = targets or [""] * len(texts)
             df["target"] = [self.spec.target_text(t) for t in tg]
             df["window"] = [self.windows(x, t) for x, t in zip(texts, tg, strict=True)]
+            if self.spans:
+                df["span"] = [span_context(x, self.cfg.span_window) for x in texts]
             if self.spec.cue_lexicon:
                 counts = np.array([self.cues(w) for w in df["window"]], dtype=float)
                 counts = counts.reshape(len(df), 2)
@@ -90,6 +99,13 @@ class BaselineModel(TextModel):
             parts.append(("window", _tfidf(self.cfg), "window"))
             if self.cfg.target_features:
                 parts.append(("target", _tfidf(self.cfg, 5000), "target"))
+            if self.spans:
+                parts.append(("span", _tfidf(self.cfg), "span"))
+            if self.cfg.similarity_features:
+                sim = SimilarityFeatures(
+                    self.cfg.refuting_cues or REFUTING, self.cfg.hedging_cues or HEDGING
+                )
+                parts.append(("similarity", sim, ["target", "text"]))
             if self.spec.cue_lexicon:
                 parts.append(("cues", "passthrough", ["cue_favor", "cue_against", "cue_net"]))
         return ColumnTransformer(parts, sparse_threshold=1.0, n_jobs=1)
@@ -111,6 +127,9 @@ class BaselineModel(TextModel):
     def fit(
         self, train: Examples, dev: Examples | None = None, log: MetricLogger | None = None
     ) -> None:
+        self.spans = bool(
+            self.spec.pair and self.cfg.span_window and any(SPAN_OPEN in t for t in train.texts)
+        )
         X = self._frame(train.texts, train.targets)
         self.features = self._make_features()
         F = self.features.fit_transform(X)
@@ -216,6 +235,7 @@ class BaselineModel(TextModel):
                     "features": self.features,
                     "estimators": self.estimators,
                     "constant": self.constant,
+                    "spans": self.spans,
                 },
                 fh,
             )
@@ -230,6 +250,7 @@ class BaselineModel(TextModel):
             state["estimators"],
             state["constant"],
         )
+        m.spans = state.get("spans", False)
         return m
 
 

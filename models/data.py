@@ -18,6 +18,45 @@ from labeling.codebook import CueMatcher
 from labeling.functions import split_sentences
 
 SPAN_OPEN, SPAN_CLOSE = "[[", "]]"
+SPAN_WORD = "targetmention"  # what a marked span becomes in the baseline's word window
+
+
+def mark_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with ``[[`` and ``]]`` around each (start, end) character span.
+
+    This is how a span target enters the one contract: the marked text is the example's
+    text and the mention is its target, so every model, the scorer and the saved bundle
+    read spans exactly as they read any other pair. Duplicate spans are marked once;
+    overlapping or out-of-range spans are an error, not a silently garbled input.
+    """
+    out = text
+    prev_start = len(text) + 1
+    for start, end in sorted(set(spans), reverse=True):
+        if not (0 <= start < end <= len(text)):
+            raise ValueError(f"span ({start}, {end}) is outside the text (length {len(text)})")
+        if end > prev_start:
+            raise ValueError(f"span ({start}, {end}) overlaps the span starting at {prev_start}")
+        out = out[:start] + SPAN_OPEN + out[start:end] + SPAN_CLOSE + out[end:]
+        prev_start = start
+    return out
+
+
+_MARKED = re.compile(re.escape(SPAN_OPEN) + r"(.*?)" + re.escape(SPAN_CLOSE), re.S)
+
+
+def span_context(text: str, words: int) -> str:
+    """The ``words`` words either side of each marked span, the span itself as one token.
+
+    A sentence in NewsMTSC often names two people and praises one: the words next to the
+    mention ("[[X]] blamed", "praised [[X]]") carry its polarity, the rest of the sentence
+    is shared with the other target. Empty when the text has no marked span.
+    """
+    if SPAN_OPEN not in text:
+        return ""
+    toks = re.findall(r"\S+", _MARKED.sub(f" {SPAN_WORD} ", text))
+    hits = [i for i, t in enumerate(toks) if SPAN_WORD in t]
+    keep = sorted({j for i in hits for j in range(i - words, i + words + 1) if 0 <= j < len(toks)})
+    return " ".join(toks[j] for j in keep)
 
 
 @dataclass

@@ -22,23 +22,43 @@ stage keeps int8 only when the dev metric drops by no more than a configured tol
 scorer that loads it predicts exactly as measured. Weights are always saved in fp32 and
 quantised again at load (the quantisation is deterministic); a GPU or MPS device always
 runs fp32 (with fp16 autocast on CUDA), since the int8 kernels exist for CPU only.
+
+A marked span (``[[mention]]``, see ``models.data.mark_spans``) reaches the encoder as
+text: "mention [SEP] ... [[mention]] ...". With ``span_tokens`` the two markers become
+new vocabulary entries (embeddings resized, saved with the bundle). ``pair_input:
+siamese`` is the frozen mode for pairs of texts too many to fine-tune on (FNC-1's 50k
+headline-body pairs): the target, the text and each of its sentences are encoded once
+each, cached by content hash, and an MLP head reads [u, v, |u-v|, u*v] for the text and
+for its sentence closest to the target (among its first ``siamese_sentences``; the text
+itself when 0), plus ``models.pairs.SimilarityFeatures``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import nn
 
+from labeling.functions import split_sentences
 from models.base import MetricLogger, TextModel
-from models.data import Examples, TargetWindows, TaskSpec
-from models.encoder import mean_pool, pick_device, resolve_model_path, set_threads
+from models.data import SPAN_CLOSE, SPAN_OPEN, Examples, TargetWindows, TaskSpec
+from models.encoder import (
+    EmbeddingCache,
+    mean_pool,
+    pick_device,
+    resolve_model_path,
+    set_threads,
+)
+from models.pairs import SimilarityFeatures
 from pipelines.config import TransformerConfig
 from pipelines.progress import bar
 
@@ -87,6 +107,21 @@ def quantize_int8(net: nn.Module) -> nn.Module | None:
     return q.eval()
 
 
+class PairHead(nn.Module):
+    """The siamese head: standardised pair features into one hidden layer."""
+
+    def __init__(self, n_in: int, hidden: int, n_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_in))
+        self.register_buffer("std", torch.ones(n_in))
+        self.mlp = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_labels)
+        )
+
+    def forward(self, x):
+        return self.mlp((x - self.mean) / self.std)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -113,6 +148,19 @@ class TransformerModel(TextModel):
         self.inference = "fp32"  # or "int8": see set_inference
         self._int8: nn.Module | None = None
         self.windows = TargetWindows(spec, self.cfg.target_window)
+        self.similarity: SimilarityFeatures | None = None  # siamese mode only
+        self._cache: EmbeddingCache | None = None
+
+    @property
+    def siamese(self) -> bool:
+        return self.spec.pair and self.cfg.pair_input == "siamese"
+
+    @property
+    def mode(self) -> str:
+        """What ran, for reports: fine-tuned, or a frozen encoder with a trained head."""
+        if self.siamese:
+            return "frozen-encoder siamese head"
+        return "frozen-encoder head" if self.cfg.freeze_encoder else "fine-tuned"
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -129,6 +177,10 @@ class TransformerModel(TextModel):
             encoder = AutoModel.from_config(conf)
         else:
             encoder = AutoModel.from_pretrained(path)
+        if self.cfg.span_tokens and self.spec.pair:
+            # Markers as two new tokens rather than "[", "[": one embedding each, learnt.
+            self.tokenizer.add_tokens([SPAN_OPEN, SPAN_CLOSE], special_tokens=True)
+            encoder.resize_token_embeddings(len(self.tokenizer))
         self.net = Classifier(encoder, len(self.spec.labels))
         self.device = pick_device(self.cfg.device)
         self.net.to(self.device)
@@ -229,8 +281,16 @@ class TransformerModel(TextModel):
         self._build()
         assert self.net is not None
         cfg = self.cfg
-        enc = self.encode(train.texts, train.targets)
-        dev_enc = self.encode(dev.texts, dev.targets) if dev is not None and len(dev) else None
+        has_dev = dev is not None and len(dev) > 0
+        frozen = dev_frozen = enc = dev_enc = None
+        if self.siamese:
+            for p in self.net.encoder.parameters():
+                p.requires_grad = False
+            frozen = self._fit_pair_head(train)
+            dev_frozen = self._pair_features(dev.texts, dev.targets) if has_dev else None
+        else:
+            enc = self.encode(train.texts, train.targets)
+            dev_enc = self.encode(dev.texts, dev.targets) if has_dev else None
         y = torch.tensor(train.y)
         self.class_weights = None
         if self.spec.kind == "multiclass" and cfg.class_weight == "balanced":
@@ -240,8 +300,7 @@ class TransformerModel(TextModel):
         w = torch.tensor(
             train.weights if train.weights is not None else np.ones(len(train)), dtype=torch.float32
         )
-        frozen = None
-        if cfg.freeze_encoder:
+        if cfg.freeze_encoder and frozen is None:
             # The encoder never changes, so each text is encoded once, up front, and the
             # epochs train only the head on those vectors.
             for p in self.net.encoder.parameters():
@@ -283,6 +342,8 @@ class TransformerModel(TextModel):
             self.net.train()
             if state["order"] is None or state["batch"] == 0:
                 state["order"] = torch.randperm(len(train), generator=gen).tolist()
+                if cfg.length_buckets and enc is not None:
+                    state["order"] = self._bucket(state["order"], enc)
             order = state["order"]
             batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
             running = 0.0
@@ -290,7 +351,8 @@ class TransformerModel(TextModel):
                 idx = batches[b]
                 with torch.autocast(self.device, enabled=self.device == "cuda"):
                     if frozen is not None:
-                        logits = self.net.head(self.net.dropout(frozen[idx]))
+                        x = frozen[idx]  # the siamese head standardises, then drops out
+                        logits = self.net.head(x if self.siamese else self.net.dropout(x))
                     else:
                         ids, mask, types = self._batch(enc, idx)
                         logits = self.net(ids, mask, types)
@@ -320,8 +382,12 @@ class TransformerModel(TextModel):
             state["batch"] = 0
             state["order"] = None
             metrics = {"train_loss": running / max(len(batches), 1)}
-            if dev_enc is not None and dev is not None:
-                probs = self._predict_encoded(dev_enc)
+            if dev is not None and (dev_enc is not None or dev_frozen is not None):
+                probs = (
+                    self._predict_features(dev_frozen)
+                    if dev_frozen is not None
+                    else self._predict_encoded(dev_enc)
+                )
                 metrics.update(self._dev_metrics(dev, probs))
             self.history.append({"epoch": epoch + 1, **metrics})
             if log:
@@ -344,6 +410,15 @@ class TransformerModel(TextModel):
         progress.close()
         if state.get("best_state") is not None:
             self.net.load_state_dict(state["best_state"])
+
+    def _bucket(self, order: list[int], enc: Encoded) -> list[int]:
+        """The shuffled order, sorted by length within chunks of 50 batches: batches pad to
+        similar lengths (far less wasted compute on short sentences) yet stay random."""
+        chunk = self.cfg.batch_size * 50
+        out: list[int] = []
+        for s in range(0, len(order), chunk):
+            out += sorted(order[s : s + chunk], key=lambda i: len(enc.input_ids[i]))
+        return out
 
     def _dev_metrics(self, dev: Examples, probs: np.ndarray) -> dict[str, float]:
         """What early stopping watches: dev loss for multi-label (F1 at a fixed 0.5 threshold
@@ -473,7 +548,89 @@ class TransformerModel(TextModel):
             raise RuntimeError("model is not fitted")
         if not texts:
             return np.zeros((0, len(self.spec.labels)))
+        if self.siamese:
+            return self._predict_features(self._pair_features(texts, targets))
         return self._predict_encoded(self.encode(texts, targets))
+
+    # ------------------------------------------------------------------ siamese (frozen)
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised embeddings, each distinct text encoded once (cached by content hash)."""
+        if self._cache is None:
+            key = f"{self.cfg.model_name_or_path}|{self.cfg.max_length}|{self.cfg.long_text}"
+            self._cache = EmbeddingCache(self.cfg.embedding_cache, key)
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        unique = dict(zip(keys, texts, strict=True))
+        self._cache.encode(
+            SimpleNamespace(encode=self.encode_texts), list(unique), list(unique.values())
+        )
+        out = np.stack([self._cache.get(k) for k in keys]) if keys else np.zeros((0, 0))
+        return out.astype(np.float32)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """The EmbeddingCache's encoder interface: mean-pooled, normalised, no gradients."""
+        if not texts:
+            return np.zeros((0, self.net.encoder.config.hidden_size), dtype=np.float32)
+        vecs = self._embed_all(self.encode(texts, None))
+        return torch.nn.functional.normalize(vecs, dim=-1).cpu().numpy()
+
+    def _pair_features(self, texts: list[str], targets: list[str] | None) -> torch.Tensor:
+        """[u, v, |u-v|, u*v] for the text and for its sentence closest to the target,
+        the cosines, and the similarity features: one row per pair."""
+        if not targets:
+            raise ValueError("siamese pair input needs a target for every text")
+        first = [self.spec.target_text(t) for t in targets]
+        U = self._embed_texts(first)
+        V = self._embed_texts(list(texts))
+        n = self.cfg.siamese_sentences
+        # Without sentences, the text stands in for its closest sentence (same width).
+        sents = {t: (split_sentences(t)[:n] or [t]) if n else [t] for t in dict.fromkeys(texts)}
+        flat = [s for ss in sents.values() for s in ss]
+        S_all = self._embed_texts(flat)
+        start, pos = 0, {}
+        for t, ss in sents.items():
+            pos[t] = (start, start + len(ss))
+            start += len(ss)
+        S = np.zeros_like(U)
+        cos = np.zeros((len(texts), 3), dtype=np.float32)
+        for i, t in enumerate(texts):
+            a, b = pos[t]
+            c = S_all[a:b] @ U[i]
+            j = int(np.argmax(c))
+            S[i] = S_all[a + j]
+            top = np.sort(c)[::-1][:3]
+            cos[i] = (float(U[i] @ V[i]), float(top[0]), float(top.mean()))
+        parts = [U, V, np.abs(U - V), U * V, S, np.abs(U - S), U * S, cos]
+        if self.similarity is not None:
+            import pandas as pd
+
+            parts.append(
+                self.similarity.transform(pd.DataFrame({"target": first, "text": list(texts)}))
+            )
+        return torch.tensor(np.hstack(parts), dtype=torch.float32, device=self.device)
+
+    def _fit_pair_head(self, train: Examples) -> torch.Tensor:
+        """Fit the similarity features, build the head for their width, return train rows."""
+        import pandas as pd
+
+        assert self.net is not None
+        first = [self.spec.target_text(t) for t in (train.targets or [])]
+        self.similarity = SimilarityFeatures().fit(
+            pd.DataFrame({"target": first, "text": train.texts})
+        )
+        X = self._pair_features(train.texts, train.targets)
+        head = PairHead(X.shape[1], self.cfg.siamese_hidden, len(self.spec.labels))
+        head.mean.copy_(X.mean(0))
+        head.std.copy_(X.std(0).clamp(min=1e-4))
+        self.net.head = head.to(self.device)
+        return X
+
+    def _predict_features(self, X: torch.Tensor) -> np.ndarray:
+        assert self.net is not None
+        self.net.eval()
+        with torch.inference_mode():
+            logits = self.net.head(X).float()
+        p = torch.sigmoid(logits) if self.spec.kind == "multilabel" else torch.softmax(logits, -1)
+        return p.cpu().numpy().astype(np.float64)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
@@ -484,7 +641,12 @@ class TransformerModel(TextModel):
         torch.save(self.net.head.state_dict(), path / "head.pt")
         cfg = self.cfg.model_dump()
         cfg["model_name_or_path"] = "(bundled)"
-        meta = {"cfg": cfg, "history": self.history, "inference": self.inference}
+        cfg["embedding_cache"] = None
+        meta: dict = {"cfg": cfg, "history": self.history, "inference": self.inference}
+        if self.siamese:
+            meta["head_inputs"] = int(self.net.head.mean.shape[0])
+            with (path / "similarity.pkl").open("wb") as fh:
+                pickle.dump(self.similarity, fh)
         (path / "transformer.json").write_text(json.dumps(meta))
 
     @classmethod
@@ -501,6 +663,10 @@ class TransformerModel(TextModel):
         m.tokenizer.model_max_length = 1 << 30
         encoder = AutoModel.from_pretrained(path / "encoder")
         m.net = Classifier(encoder, len(spec.labels))
+        if m.siamese:
+            m.net.head = PairHead(meta["head_inputs"], cfg.siamese_hidden, len(spec.labels))
+            with (path / "similarity.pkl").open("rb") as fh:
+                m.similarity = pickle.load(fh)
         m.net.head.load_state_dict(torch.load(path / "head.pt", map_location="cpu"))
         m.device = pick_device(cfg.device)
         m.net.to(m.device).eval()

@@ -158,6 +158,41 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, "configs/run.yaml")
 
     p = sub.add_parser(
+        "benchmark",
+        help="train and score a model on a public dataset (gvfc, semeval2023, ...)",
+        description="Map a public dataset's files onto our task contract, train the "
+        "baseline, the transformer or the weakly supervised baseline with the training "
+        "stage's code (configs/bench/DATASET.yaml), and score it on the fixed dev split, "
+        "or on the release's test files in --test-dir, beside the trivial reference with "
+        "bootstrap intervals. Prints a table, writes JSON and logs an MLflow run to the "
+        "experiment benchmark-DATASET.",
+        epilog=EPILOG,
+    )
+    from pipelines.adapters import ADAPTERS
+
+    p.add_argument(
+        "dataset", choices=sorted(ADAPTERS), metavar="DATASET", help=", ".join(sorted(ADAPTERS))
+    )
+    _common(p, None, inputs=False, output=False)
+    p.add_argument("--data-dir", required=True, metavar="DIR", help="the training release")
+    p.add_argument(
+        "--test-dir",
+        metavar="DIR",
+        help="a directory with the held-out release's files; without it, score dev",
+    )
+    p.add_argument(
+        "--model",
+        choices=["baseline", "transformer", "weak"],
+        default="baseline",
+        help="model (default: baseline); weak = baseline trained on label-model output only",
+    )
+    p.add_argument(
+        "--output",
+        metavar="FILE.json",
+        help="result JSON (default bench/results/quality-DATASET-MODEL-SPLIT.json)",
+    )
+
+    p = sub.add_parser(
         "ui",
         help="open the MLflow UI over the project's store",
         description="Start `mlflow server` on 127.0.0.1 over ./mlruns.db.",
@@ -330,6 +365,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         if rep.incomplete:
             print(f"warning: scoring not finished in {rep.incomplete}", file=sys.stderr)
+        return 0
+    if args.stage == "benchmark":
+        from pipelines.benchmark import (
+            default_config_path,
+            format_table,
+            load_bench_config,
+            run_benchmark,
+        )
+
+        path = args.config or default_config_path(args.dataset)
+        bcfg, opts = load_bench_config(args.dataset, path, args.set)
+        if not Path(args.data_dir).is_dir():
+            raise FileNotFoundError(f"--data-dir {args.data_dir}: not a directory")
+        res = run_benchmark(
+            args.dataset,
+            args.data_dir,
+            args.test_dir,
+            args.model,
+            bcfg,
+            opts,
+            args.output,
+            path if Path(path).exists() else None,
+        )
+        print(format_table(res))
+        print(f"written: {res['output']}  (MLflow run {res['run_id']})")
         return 0
     if args.stage == "run":
         from pipelines.run import run_all

@@ -75,6 +75,14 @@ class BaselineConfig(Strict):
     target_window: int = Field(1, ge=0, description="sentences around a target mention")
     pair_full_text: bool = Field(True, description="pairs: also use the whole text's n-grams")
     target_features: bool = Field(True, description="pairs: n-grams of the target itself")
+    span_window: int = Field(
+        4, ge=0, description="marked-span pairs: n-grams of the words either side of the span"
+    )
+    similarity_features: bool = Field(
+        False, description="pairs: target-text similarity and refuting/hedging cue counts"
+    )
+    refuting_cues: list[str] | None = Field(None, description="None: the FNC-1 baseline's list")
+    hedging_cues: list[str] | None = Field(None, description="None: models/pairs.py HEDGING")
     cv_search: bool = False
     cv_grid_C: list[float] = [0.5, 2.0, 8.0]
     n_jobs: int = 2
@@ -92,8 +100,24 @@ class TransformerConfig(Strict):
         }
     )
     max_length: int = Field(256, ge=16, le=4096)
-    pair_input: Literal["full", "window"] = Field(
-        "full", description="pairs: read the whole text, or only sentences near the target"
+    pair_input: Literal["full", "window", "siamese"] = Field(
+        "full",
+        description="pairs: 'target [SEP] text' over the whole text or only the sentences "
+        "near the target; 'siamese' encodes target and text apart with the frozen encoder "
+        "and trains a head on [u, v, |u-v|, u*v] plus similarity features",
+    )
+    span_tokens: bool = Field(
+        False, description="add the span markers [[ ]] to the vocabulary as two new tokens"
+    )
+    length_buckets: bool = Field(
+        False, description="fine-tuning: batch texts of similar length (less padding)"
+    )
+    siamese_sentences: int = Field(
+        0, ge=0, description="siamese: compare the target with the text's first N sentences"
+    )
+    siamese_hidden: int = Field(256, ge=8, description="siamese: hidden units of the head")
+    embedding_cache: str | None = Field(
+        None, description="siamese: a directory caching text embeddings by content hash"
     )
     target_window: int = Field(1, ge=0, description="sentences around a mention (window)")
     long_text: Literal["head_tail", "head"] = "head_tail"

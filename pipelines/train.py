@@ -297,10 +297,18 @@ def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfi
 
 
 def evaluate_bundle(
-    bundle: ModelBundle, data: TaskData, split: str, n_boot: int, seed: int
+    bundle: ModelBundle,
+    data: TaskData,
+    split: str,
+    n_boot: int,
+    seed: int,
+    probs: np.ndarray | None = None,
+    fnc: bool = False,
 ) -> tuple[Evaluation, np.ndarray]:
+    """Score ``split``; ``probs`` already predicted (a timed benchmark) skips predicting."""
     ex = data.test if split == "test" else data.dev
-    probs = bundle.predict_proba(ex.texts, ex.targets)
+    if probs is None:
+        probs = bundle.predict_proba(ex.texts, ex.targets)
     spec = data.spec
     if spec.kind == "multilabel":
         ev = evaluate_multilabel(
@@ -326,6 +334,7 @@ def evaluate_bundle(
             ex.targets,
             n_boot,
             seed,
+            fnc=fnc,
         )
     return ev, probs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-STAGES = ["ingest", "label", "train", "publish", "score", "run", "ui"]
+STAGES = ["ingest", "label", "train", "publish", "score", "run", "benchmark", "ui"]
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

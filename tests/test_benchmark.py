@@ -1,0 +1,361 @@
+"""`mediaframe benchmark`: adapters on hand-written rows in each release's format, the split
+policy, the JSON/MLflow contract on a tiny synthetic dataset, and (integration) the real
+GVFC training release when ../shared/datasets is present."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from pipelines.adapters import (
+    ADAPTERS,
+    DatasetError,
+    GvfcAdapter,
+    Semeval2023Adapter,
+    SemevalOptions,
+    complement,
+    group_cut,
+    stratified_cut,
+)
+from pipelines.benchmark import WeakConfig, weak_examples
+from pipelines.cli import main
+from tests.conftest import ROOT, SHARED
+
+GVFC_COLUMNS = [
+    "id",
+    "article_url",
+    "headline",
+    "google_visual_api_web_entities_detection_on_lead_image",
+    "automatically_generated_caption_of_lead_image",
+    "lead_3_sentences_summary_of_full_article_text",
+    "presum_summary_of_full_article_text",
+    "Q1 Relevant",
+    "Q2 Focus",
+    "Q3 Theme1",
+    "Q3 Theme2",
+    "V1image",
+    "V2ethnicity",
+    "V3relevance",
+    "V4relevance",
+    "Q4 Image1",
+    "Q4 Image2",
+]
+
+
+def write_gvfc(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    """rows: (id, headline, lead, Q3 Theme1) in the multimodal extension's format."""
+    path.mkdir(parents=True, exist_ok=True)
+    f = path / "GVFC_extension_multimodal.csv"
+    with f.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, GVFC_COLUMNS)
+        w.writeheader()
+        for i, head, lead, code in rows:
+            row = dict.fromkeys(GVFC_COLUMNS, "")
+            row.update(
+                {
+                    "id": i,
+                    "article_url": f"https://example.org/{i}",
+                    "headline": head,
+                    "lead_3_sentences_summary_of_full_article_text": lead,
+                    "Q1 Relevant": "1",
+                    "Q2 Focus": "1",
+                    "Q3 Theme1": code,
+                    "Q3 Theme2": "99",
+                }
+            )
+            w.writerow(row)
+    return f
+
+
+def write_semeval(path: Path, name: str, rows: list[tuple[str, str, str]]) -> Path:
+    """rows: (id, text, frames) in en_train.csv's format (title = the text's first line)."""
+    path.mkdir(parents=True, exist_ok=True)
+    f = path / name
+    with f.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "title", "text", "frames"])
+        for i, text, frames in rows:
+            w.writerow([i, text.split("\n")[0], text, frames])
+    return f
+
+
+# ============================================================================ adapters
+def test_gvfc_adapter_reads_headlines_codes_and_leads(tmp_path: Path) -> None:
+    write_gvfc(
+        tmp_path,
+        [
+            ("1", "Florida shooter a troubled loner", "He was expelled. Police said.", "4"),
+            ("2", "NRA sues over new gun law", "", "1"),
+            ("3", "Unframed story", "x", "99"),
+            ("4", "Shooting costs the city millions", "Budget hit.", "9"),
+        ],
+    )
+    a = GvfcAdapter()
+    ex = a.read_pool(tmp_path, a.options({}))
+    assert ex.ids == ["gvfc:1", "gvfc:2", "gvfc:4"]  # 99 = no frame: not in the task
+    assert ex.texts[0] == "Florida shooter a troubled loner"
+    labels = a.spec(a.options({})).labels
+    assert [labels[i] for i in ex.y] == ["mental_health", "gun_rights", "economic_consequences"]
+    lead = a.read_pool(tmp_path, a.options({"input": "headline_lead"}))
+    assert lead.texts[0] == "Florida shooter a troubled loner\n\nHe was expelled. Police said."
+    assert lead.texts[1] == "NRA sues over new gun law"  # no lead: the headline alone
+
+
+def test_gvfc_adapter_names_file_row_and_field(tmp_path: Path) -> None:
+    f = write_gvfc(tmp_path, [("1", "ok headline", "", "2"), ("2", "bad code", "", "12")])
+    a = GvfcAdapter()
+    with pytest.raises(
+        DatasetError, match=r"GVFC_extension_multimodal.csv: row 3: field 'Q3 Theme1'"
+    ):
+        a.read_pool(tmp_path, a.options({}))
+    f.write_text("id,headline\n1,x\n")
+    with pytest.raises(DatasetError, match=r"missing column\(s\) \['Q3 Theme1'\]"):
+        a.read_pool(tmp_path, a.options({}))
+    with pytest.raises(ValueError, match="input"):
+        a.options({"input": "body"})
+
+
+def test_semeval_adapter_maps_frames_onto_the_mfc_codebook(tmp_path: Path) -> None:
+    write_semeval(
+        tmp_path,
+        "en_train.csv",
+        [
+            ("111", "Plague outbreak\n\nThe WHO warned.", "Health_and_safety,Quality_of_life"),
+            ("222", "Court rules\n\nJudges said.", "Legality_Constitutionality_and_jurisprudence"),
+        ],
+    )
+    a = Semeval2023Adapter()
+    opts = SemevalOptions(codebook=str(ROOT / "configs/codebooks/mfc.yaml"))
+    spec = a.spec(opts)
+    assert len(spec.labels) == 14 and "other" not in spec.labels
+    ex = a.read_pool(tmp_path, opts)
+    assert ex.ids == ["semeval2023:111", "semeval2023:222"]
+    assert ex.texts[0].startswith("Plague outbreak")
+    on = [[spec.labels[j] for j in np.nonzero(r)[0]] for r in ex.y]
+    assert on == [
+        ["health_and_safety", "quality_of_life"],
+        ["legality_constitutionality_and_jurisprudence"],
+    ]
+    write_semeval(tmp_path, "en_test.csv", [("9", "Text", "Economic,Propaganda")])
+    with pytest.raises(DatasetError, match=r"en_test.csv: row 2: field 'frames': unknown frame"):
+        a.read_tests(tmp_path, opts)
+
+
+def test_cuts_are_seeded_stratified_and_group_safe() -> None:
+    strata = ["a"] * 50 + ["b"] * 10 + ["c"] * 2
+    cut = stratified_cut(strata, 0.2, 7)
+    assert np.array_equal(cut, stratified_cut(strata, 0.2, 7))
+    picked = [strata[i] for i in cut]
+    assert picked.count("a") == 10 and picked.count("b") == 2 and picked.count("c") == 1
+    groups = [f"body{i // 3}" for i in range(30)]
+    g = group_cut(groups, 0.3, 1)
+    inside = {groups[i] for i in g}
+    outside = {groups[i] for i in complement(30, g)}
+    assert len(inside) == 3 and not inside & outside
+
+
+# ============================================================================ synthetic data
+VOCAB = {
+    "1": ["second amendment", "gun rights", "nra", "carry permit"],
+    "2": ["gun control", "background checks", "assault weapons ban", "regulation"],
+    "3": ["senate", "democrats", "republicans", "campaign"],
+    "4": ["mental health", "troubled loner", "psychiatric", "depression"],
+    "5": ["school safety", "campus security", "armed guards", "lockdown drill"],
+    "6": ["racial", "black community", "ethnicity", "hate crime"],
+    "7": ["poll", "protest", "students march", "public opinion"],
+    "8": ["video games", "culture", "hollywood", "society"],
+    "9": ["costs", "insurance", "gun sales", "stock"],
+}
+
+
+def synthetic_gvfc(path: Path, per_frame: int, seed: int) -> None:
+    rng = random.Random(seed)
+    filler = ["after", "shooting", "in", "town", "officials", "say", "new", "report"]
+    rows = []
+    for code, words in VOCAB.items():
+        for k in range(per_frame):
+            head = " ".join(rng.sample(words, 2) + rng.sample(filler, 3))
+            rows.append((f"{code}-{k}-{seed}", head.capitalize(), "", code))
+    rng.shuffle(rows)
+    write_gvfc(path, rows)
+
+
+def test_benchmark_command_json_and_mlflow_contract(
+    tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "gvfc"
+    synthetic_gvfc(data, 12, 1)
+    out = tmp_path / "res.json"
+    rc = main(
+        [
+            "benchmark",
+            "gvfc",
+            "--data-dir",
+            str(data),
+            "--config",
+            str(ROOT / "configs/bench/gvfc.yaml"),
+            "--set",
+            "bootstrap=200",
+            "--output",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "accuracy (primary)" in printed and "trivial" in printed
+    res = json.loads(out.read_text())
+    for key in (
+        "dataset",
+        "model",
+        "split",
+        "metrics",
+        "primary_metric",
+        "ci95",
+        "n_train",
+        "n_test",
+        "subsample",
+        "train_seconds",
+        "predict_seconds",
+        "peak_rss_mb",
+    ):
+        assert key in res, key
+    assert (res["dataset"], res["model"], res["split"]) == ("gvfc", "baseline", "dev")
+    assert set(res["metrics"]) == {"accuracy", "macro_f1"}
+    assert res["primary_metric"] == "accuracy"
+    lo, hi = res["ci95"]["accuracy"]
+    assert lo <= res["metrics"]["accuracy"] <= hi
+    assert res["n_train"] + res["n_tune"] + res["n_test"] == 9 * 12
+    assert res["n_test"] == 9 * round(12 * 0.2)  # stratified: 20% of each frame
+    # distinctive words per frame: a real model is far above the majority class
+    assert res["metrics"]["accuracy"] > res["trivial"]["accuracy"] + 0.3
+    assert res["peak_rss_mb"] > 0 and res["train_seconds"] > 0
+
+    exp = mlflow.get_experiment_by_name("benchmark-gvfc")
+    assert exp is not None
+    (run,) = mlflow.search_runs([exp.experiment_id], output_format="list")
+    assert run.info.status == "FINISHED" and run.info.run_id == res["run_id"]
+    assert run.data.metrics["accuracy"] == pytest.approx(res["metrics"]["accuracy"])
+    assert "trivial_accuracy" in run.data.metrics and "accuracy_ci_low" in run.data.metrics
+    assert run.data.params["baseline.char_ngrams"] == "True"
+    assert run.data.params["adapter.input"] == "headline"
+    assert "transformer.max_length" not in run.data.params
+
+    # the held-out run: train on the whole release minus dev, score the test files
+    test = tmp_path / "gvfc-test"
+    synthetic_gvfc(test, 3, 2)
+    rc = main(
+        [
+            "benchmark",
+            "gvfc",
+            "--data-dir",
+            str(data),
+            "--test-dir",
+            str(test),
+            "--set",
+            "bootstrap=50",
+            "--set",
+            "subsample=40",
+            "--output",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["split"] == "test" and res["n_test"] == 27
+    assert res["n_train"] == 40 and res["subsample"] == 40
+
+
+def test_benchmark_errors_are_one_clear_line(
+    tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "gvfc"
+    synthetic_gvfc(data, 4, 1)
+    rc = main(["benchmark", "gvfc", "--data-dir", str(data), "--set", "adapter.input=body"])
+    assert rc == 2 and "key 'adapter'" in capsys.readouterr().err
+    rc = main(["benchmark", "gvfc", "--data-dir", str(data), "--test-dir", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "GVFC_extension_multimodal.csv: file not found" in err
+    rc = main(["benchmark", "gvfc", "--data-dir", str(data), "--model", "weak"])
+    assert rc == 2 and "--model weak needs a multi-label dataset" in capsys.readouterr().err
+    assert mlflow.get_experiment_by_name("benchmark-gvfc") is None  # all before any run
+
+
+def test_a_run_that_fails_midway_is_failed_in_mlflow(
+    tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "gvfc"
+    synthetic_gvfc(data, 4, 1)
+    args = ["benchmark", "gvfc", "--data-dir", str(data), "--model", "transformer"]
+    rc = main([*args, "--set", f"transformer.model_name_or_path={tmp_path / 'no-model'}"])
+    assert rc == 2 and "no-model" in capsys.readouterr().err
+    exp = mlflow.get_experiment_by_name("benchmark-gvfc")
+    runs = mlflow.search_runs([exp.experiment_id], output_format="list")
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert not (tmp_path / "bench/results/quality-gvfc-transformer-dev.json").exists()
+
+
+def test_weak_labels_come_from_the_labeling_functions_not_gold(tmp_path: Path) -> None:
+    """Gold here is deliberately wrong: the weak examples must ignore it."""
+    econ = (
+        "Inflation and food prices rose again as the economy slowed, tariffs hurt exporters "
+        "and the central bank raised interest rates; wages lag and unemployment climbs."
+    )
+    court = (
+        "The supreme court ruled the law unconstitutional; judges said the lawsuit and the "
+        "appeal raise questions of legal jurisdiction and due process."
+    )
+    write_semeval(
+        tmp_path, "en_train.csv", [("1", f"Prices\n\n{econ}", "Morality"), ("2", court, "Morality")]
+    )
+    a = Semeval2023Adapter()
+    opts = SemevalOptions(codebook=str(ROOT / "configs/codebooks/mfc.yaml"))
+    spec = a.spec(opts)
+    gold = a.read_pool(tmp_path, opts)
+    wcfg = WeakConfig(
+        codebook=str(ROOT / "configs/codebooks/mfc.yaml"), stance=str(ROOT / "configs/stance.yaml")
+    )
+    weak = weak_examples(gold, spec, wcfg)
+    on = [{spec.labels[j] for j in np.nonzero(r)[0]} for r in weak.y]
+    assert "economic" in on[0] and "morality" not in on[0]
+    assert "legality_constitutionality_and_jurisprudence" in on[1]
+    assert weak.ids == gold.ids and weak.weights is not None
+
+
+def test_registry_names_the_issue_datasets() -> None:
+    assert {"gvfc", "semeval2023"} <= set(ADAPTERS)
+    for name, a in ADAPTERS.items():
+        assert a.name == name and a.primary_metric and a.test_files
+
+
+# ============================================================================ real data
+@pytest.mark.integration
+@pytest.mark.skipif(not (SHARED / "gvfc").exists(), reason="needs ../shared/datasets/gvfc")
+def test_gvfc_baseline_on_the_real_training_release(
+    tmp_path: Path, tracking_uri_store: str
+) -> None:
+    out = tmp_path / "gvfc.json"
+    rc = main(
+        [
+            "benchmark",
+            "gvfc",
+            "--data-dir",
+            str(SHARED / "gvfc"),
+            "--config",
+            str(ROOT / "configs/bench/gvfc.yaml"),
+            "--set",
+            "bootstrap=200",
+            "--output",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["n_train"] + res["n_tune"] + res["n_test"] == 1040  # the release's 80%
+    assert res["n_test"] == 208
+    assert res["metrics"]["accuracy"] > res["trivial"]["accuracy"] + 0.3
