@@ -327,6 +327,38 @@ def test_weak_labels_come_from_the_labeling_functions_not_gold(tmp_path: Path) -
     assert weak.ids == gold.ids and weak.weights is not None
 
 
+def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_store: str) -> None:
+    """Same reference as the gold-trained models, though the model never saw gold."""
+    rows = []
+    for i in range(30):
+        econ = i % 2 == 0
+        body = (
+            "Inflation, prices and the economy: tariffs hurt exporters and investors."
+            if econ
+            else "The court ruled the law unconstitutional after a lawsuit and an appeal."
+        )
+        frames = "Economic,Political" if econ else "Legality_Constitutionality_and_jurisprudence"
+        rows.append((str(i), f"Story {i}\n\n{body} Item {i}.", frames))
+    data = tmp_path / "semeval"
+    write_semeval(data, "en_train.csv", rows)
+    codebook = str(ROOT / "configs/codebooks/mfc.yaml")
+    results = {}
+    for model in ("baseline", "weak"):
+        out = tmp_path / f"{model}.json"
+        args = ["benchmark", "semeval2023", "--data-dir", str(data), "--model", model]
+        sets = [
+            f"adapter.codebook={codebook}",
+            f"weak.codebook={codebook}",
+            f"weak.stance={ROOT / 'configs/stance.yaml'}",
+            "bootstrap=50",
+        ]
+        assert main([*args, *[x for s in sets for x in ("--set", s)], "--output", str(out)]) == 0
+        results[model] = json.loads(out.read_text())
+    assert results["weak"]["trivial"] == results["baseline"]["trivial"]
+    assert results["weak"]["n_train"] == results["baseline"]["n_train"]
+    assert "no gold" in results["weak"]["model_detail"]
+
+
 def test_registry_names_the_issue_datasets() -> None:
     assert {"gvfc", "semeval2023"} <= set(ADAPTERS)
     for name, a in ADAPTERS.items():
