@@ -98,7 +98,7 @@ CASES = [
         TrainConfig,
         "task: stance\ntransformer:\n  pair_input: both\n",
         "transformer.pair_input",
-        "'full' or 'window'",
+        "'full', 'window' or 'siamese'",
     ),
     (
         TrainConfig,
