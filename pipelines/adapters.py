@@ -141,6 +141,7 @@ class Adapter:
     anchor: ClassVar[str] = ""  # the published figure to put beside ours
     test_files: ClassVar[tuple[str, ...]] = ()  # release file names in --test-dir
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+    fnc_score: ClassVar[bool] = False  # score with FNC-1's weighted metric as well
 
     def options(self, raw: dict[str, Any] | None) -> AdapterOptions:
         return self.Options.model_validate(raw or {})
@@ -203,7 +204,9 @@ class Adapter:
         n_boot: int,
         seed: int,
     ) -> Evaluation:
-        ev, _ = evaluate_bundle(bundle, data.task_data(name), "test", n_boot, seed, probs=probs)
+        ev, _ = evaluate_bundle(
+            bundle, data.task_data(name), "test", n_boot, seed, probs=probs, fnc=self.fnc_score
+        )
         return ev
 
     def summarize(
@@ -392,6 +395,7 @@ class Fnc1Adapter(Adapter):
         "(79.53 on its own dev hold-out); test macro-F1 of the top systems ≈ 0.58-0.60"
     )
     test_files = FNC_TEST
+    fnc_score = True
 
     def spec(self, opts: AdapterOptions) -> TaskSpec:
         return TaskSpec("fnc1", "multiclass", list(FNC_LABELS), pair=True)
@@ -435,20 +439,6 @@ class Fnc1Adapter(Adapter):
     def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
         """Whole bodies, seeded: a body's headlines never straddle train and dev."""
         return group_cut(list(pool.groups or []), fraction, seed)
-
-    def evaluate(
-        self,
-        bundle: ModelBundle,
-        data: BenchData,
-        name: str,
-        probs: np.ndarray,
-        n_boot: int,
-        seed: int,
-    ) -> Evaluation:
-        ev, _ = evaluate_bundle(
-            bundle, data.task_data(name), "test", n_boot, seed, probs=probs, fnc=True
-        )
-        return ev
 
 
 # ============================================================================ NewsMTSC

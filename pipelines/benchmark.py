@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import resource
 import time
 import warnings
 from pathlib import Path
@@ -49,6 +47,7 @@ from pipelines.config import (
     config_hash,
     load_config,
 )
+from pipelines.system import machine, peak_rss_mb
 
 MODELS = ("baseline", "transformer", "weak")
 RESULTS_DIR = Path("bench/results")
@@ -170,23 +169,6 @@ def weak_examples(ex: Examples, spec: TaskSpec, wcfg: WeakConfig) -> Examples:
         y,
         weights=conf if wcfg.weight_by_confidence else None,
     )
-
-
-def peak_rss_mb() -> float:
-    """The process high-water mark (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def machine() -> dict[str, Any]:
-    import torch
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
 
 
 def describe_model(model: str, cfg: BenchConfig) -> str:
