@@ -255,6 +255,8 @@ def _quiet_libraries() -> None:
         pass
     logging.getLogger("mlflow.models.utils").setLevel(logging.ERROR)
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+    # System metrics are on for every stage run; their start/stop lines are not news.
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
