@@ -14,19 +14,75 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_baseline_champion(work: Path, tracking_uri: str | None = None) -> dict[str, Any]:
-    """Publish baseline models of the sample as ``models:/mediaframe@champion``.
-
-    Runs go to ``tracking_uri`` (default: a sqlite store in ``work``); the process's
-    current directory is left as it was. Returns the paths and the publish result.
-    """
-    import mlflow
-
-    from pipelines.config import IngestConfig, LabelConfig, PublishConfig, TrainConfig
+def train_and_publish(
+    tmp: Path, root: Path, families: tuple[str, ...] = ("baseline", "transformer")
+) -> dict[str, Any]:
+    """ingest -> label -> train (frames and stance x ``families``) -> publish, on the
+    sample, into the store already set; the transformer is a tiny random one."""
+    from pipelines.config import (
+        IngestConfig,
+        LabelConfig,
+        PublishConfig,
+        TrainConfig,
+        TransformerConfig,
+    )
     from pipelines.ingest import ingest
     from pipelines.label import run_label
     from pipelines.publish import publish
     from pipelines.train import run_train
+
+    work = tmp / "work"
+    ingest([root / "data" / "raw"], work, IngestConfig())
+    lcfg = LabelConfig(
+        codebook=str(root / "configs/codebooks/mfc.yaml"),
+        stance=str(root / "configs/stance.yaml"),
+        gold=str(root / "data/gold/gold.jsonl"),
+        annotations=str(root / "data/gold/annotations.jsonl"),
+        splits=str(root / "data/gold/splits.json"),
+        embedding_lf=False,
+        bootstrap=50,
+    )
+    label = run_label(work / "documents.parquet", work, lcfg)
+    common = {
+        "labels": str(work / "labels.parquet"),
+        "documents": str(work / "documents.parquet"),
+        "output": str(work / "models"),
+        "codebook": lcfg.codebook,
+        "stance": lcfg.stance,
+        "gold": lcfg.gold,
+        "splits": lcfg.splits,
+        "bootstrap": 100,
+        "transformer": TransformerConfig(
+            init="random",
+            max_length=64,
+            epochs=1,
+            batch_size=16,
+            threads=2,
+            checkpoint_dir=str(tmp / "ckpt"),
+        ),
+    }
+    runs = {}
+    for task in ("frames", "stance"):
+        cfg = TrainConfig(task=task, **common)
+        for family in families:
+            runs[(task, family)] = run_train(cfg, family)
+    pcfg = PublishConfig(
+        gold=lcfg.gold,
+        splits=lcfg.splits,
+        documents=str(work / "documents.parquet"),
+        bootstrap=200,
+    )
+    first = publish(pcfg)
+    return {"work": work, "label": label, "runs": runs, "first": first, "pcfg": pcfg}
+
+
+def build_baseline_champion(work: Path, tracking_uri: str | None = None) -> dict[str, Any]:
+    """Publish baseline models of the sample as ``models:/mediaframe@champion``.
+
+    Runs go to ``tracking_uri`` (default: a sqlite store in ``work``); the process's
+    current directory and tracking variable are left as they were.
+    """
+    import mlflow
 
     work.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri or f"sqlite:///{work / 'mlruns.db'}"
@@ -35,49 +91,18 @@ def build_baseline_champion(work: Path, tracking_uri: str | None = None) -> dict
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     try:
-        data = work / "data"
-        ingest([ROOT / "data" / "raw"], data, IngestConfig())
-        gold = {
-            "gold": str(ROOT / "data/gold/gold.jsonl"),
-            "splits": str(ROOT / "data/gold/splits.json"),
-        }
-        lcfg = LabelConfig(
-            codebook=str(ROOT / "configs/codebooks/mfc.yaml"),
-            stance=str(ROOT / "configs/stance.yaml"),
-            annotations=None,
-            embedding_lf=False,
-            bootstrap=20,
-            **gold,
-        )
-        run_label(data / "documents.parquet", data, lcfg)
-        runs = {}
-        for task in ("frames", "stance"):
-            cfg = TrainConfig(
-                task=task,
-                labels=str(data / "labels.parquet"),
-                documents=str(data / "documents.parquet"),
-                output=str(work / "models"),
-                codebook=lcfg.codebook,
-                stance=lcfg.stance,
-                bootstrap=20,
-                **gold,
-            )
-            runs[task] = run_train(cfg, "baseline")["run_id"]
-        result = publish(
-            PublishConfig(documents=str(data / "documents.parquet"), bootstrap=20, **gold)
-        )
+        built = train_and_publish(work, ROOT, ("baseline",))
     finally:
         os.chdir(old_cwd)
         if old_env is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = old_env
+    data = built["work"]
     return {
+        **built,
         "uri": uri,
-        "work": work,
         "documents": data / "documents.parquet",
         "labels": data / "labels.parquet",
-        "runs": runs,
-        "publish": result,
         "model": "models:/mediaframe@champion",
     }

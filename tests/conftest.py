@@ -18,6 +18,8 @@ URI_VAR = "MLFLOW_TRACKING_URI"
 if str(ROOT) not in sys.path:  # bench/common.py's generated corpus serves tests too
     sys.path.insert(0, str(ROOT))
 
+from bench.champion import train_and_publish  # noqa: E402  (the one champion builder)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -128,68 +130,6 @@ def store_in(tmp: Path) -> Iterator[str]:
             os.environ[URI_VAR] = old_env
         if old_uri is not None:
             mlflow.set_tracking_uri(old_uri)
-
-
-def train_and_publish(
-    tmp: Path, root: Path, families: tuple[str, ...] = ("baseline", "transformer")
-) -> dict[str, Any]:
-    """ingest -> label -> train (frames and stance x ``families``) -> publish, on the
-    sample, into the store already set; the transformer is a tiny random one."""
-    from pipelines.config import (
-        IngestConfig,
-        LabelConfig,
-        PublishConfig,
-        TrainConfig,
-        TransformerConfig,
-    )
-    from pipelines.ingest import ingest
-    from pipelines.label import run_label
-    from pipelines.publish import publish
-    from pipelines.train import run_train
-
-    work = tmp / "work"
-    ingest([root / "data" / "raw"], work, IngestConfig())
-    lcfg = LabelConfig(
-        codebook=str(root / "configs/codebooks/mfc.yaml"),
-        stance=str(root / "configs/stance.yaml"),
-        gold=str(root / "data/gold/gold.jsonl"),
-        annotations=str(root / "data/gold/annotations.jsonl"),
-        splits=str(root / "data/gold/splits.json"),
-        embedding_lf=False,
-        bootstrap=50,
-    )
-    label = run_label(work / "documents.parquet", work, lcfg)
-    common = {
-        "labels": str(work / "labels.parquet"),
-        "documents": str(work / "documents.parquet"),
-        "output": str(work / "models"),
-        "codebook": lcfg.codebook,
-        "stance": lcfg.stance,
-        "gold": lcfg.gold,
-        "splits": lcfg.splits,
-        "bootstrap": 100,
-        "transformer": TransformerConfig(
-            init="random",
-            max_length=64,
-            epochs=1,
-            batch_size=16,
-            threads=2,
-            checkpoint_dir=str(tmp / "ckpt"),
-        ),
-    }
-    runs = {}
-    for task in ("frames", "stance"):
-        cfg = TrainConfig(task=task, **common)
-        for family in families:
-            runs[(task, family)] = run_train(cfg, family)
-    pcfg = PublishConfig(
-        gold=lcfg.gold,
-        splits=lcfg.splits,
-        documents=str(work / "documents.parquet"),
-        bootstrap=200,
-    )
-    first = publish(pcfg)
-    return {"work": work, "label": label, "runs": runs, "first": first, "pcfg": pcfg}
 
 
 @pytest.fixture(scope="session")
