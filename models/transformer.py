@@ -306,6 +306,9 @@ class TransformerModel(TextModel):
             for p in self.net.encoder.parameters():
                 p.requires_grad = False
             frozen = self._embed_all(enc)
+            # Likewise the dev texts: early stopping then costs a head pass per epoch, not
+            # a full encoder pass over the dev set (most of a frozen run's time before).
+            dev_frozen = self._embed_all(dev_enc) if dev_enc is not None else None
         head_params = list(self.net.head.parameters())
         enc_params = [p for p in self.net.encoder.parameters() if p.requires_grad]
         groups = [{"params": head_params, "lr": cfg.head_lr}]

@@ -173,3 +173,9 @@ def test_frozen_encoder_trains_only_the_head() -> None:
     # fit() rebuilds from the same seed, so the frozen encoder equals a fresh build's.
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert m.predict_proba(data.texts[:4], data.targets[:4]).shape == (4, 3)
+    # Early stopping read the dev set through cached embeddings and the head alone; the
+    # kept epoch's dev score must be what the full network gives on those texts.
+    dev = data.subset(range(8))
+    best = max(h["dev_score"] for h in m.history)
+    full = m._dev_metrics(dev, m.predict_proba(dev.texts, dev.targets))["dev_score"]
+    assert full == pytest.approx(best, abs=1e-6)
