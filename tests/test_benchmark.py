@@ -359,6 +359,44 @@ def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_
     assert "no gold" in results["weak"]["model_detail"]
 
 
+def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
+    tmp_path: Path, tracking_uri_store: str
+) -> None:
+    """`weak.unlabeled`: more texts for the weak model; a label column there is never read."""
+    rows = []
+    for i in range(30):
+        econ = i % 2 == 0
+        body = (
+            "Inflation, prices and the economy: tariffs hurt exporters and investors."
+            if econ
+            else "The court ruled the law unconstitutional after a lawsuit and an appeal."
+        )
+        frames = "Economic" if econ else "Legality_Constitutionality_and_jurisprudence"
+        rows.append((str(i), f"Story {i}\n\n{body} Item {i}.", frames))
+    data = tmp_path / "semeval"
+    write_semeval(data, "en_train.csv", rows)
+    extra = [(f"u{i}", f"Extra {i}\n\n{rows[i][1]}", "Not_a_frame") for i in range(8)]
+    write_semeval(data, "en_dev_unlabeled.csv", extra)  # a bad label: must not be read
+    codebook = str(ROOT / "configs/codebooks/mfc.yaml")
+    sets = [
+        f"adapter.codebook={codebook}",
+        f"weak.codebook={codebook}",
+        f"weak.stance={ROOT / 'configs/stance.yaml'}",
+        "bootstrap=50",
+    ]
+    args = ["benchmark", "semeval2023", "--data-dir", str(data), "--model", "weak"]
+    args += [x for s in sets for x in ("--set", s)]
+    plain, more = tmp_path / "plain.json", tmp_path / "more.json"
+    assert main([*args, "--output", str(plain)]) == 0
+    with_extra = ["--set", "weak.unlabeled=[en_dev_unlabeled.csv]", "--output", str(more)]
+    assert main([*args, *with_extra]) == 0
+    a, b = json.loads(plain.read_text()), json.loads(more.read_text())
+    assert b["n_train"] == a["n_train"] + len(extra)
+    assert b["n_test"] == a["n_test"] and b["trivial"] == a["trivial"]  # gold reference kept
+    assert "en_dev_unlabeled.csv" in b["model_detail"]
+    assert main([*args, "--set", "weak.unlabeled=[missing.csv]"]) == 2
+
+
 def test_registry_names_the_issue_datasets() -> None:
     assert {"gvfc", "semeval2023"} <= set(ADAPTERS)
     for name, a in ADAPTERS.items():

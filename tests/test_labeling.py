@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from labeling.codebook import load_codebook, load_stance
-from labeling.functions import Doc, frame_lf, stance_lf
+from labeling.functions import Doc, frame_lf, headline_and_body, paragraphs, stance_lf
 from labeling.weak import WeakLabeler, to_rows
 
 HOSTILE = Doc(
@@ -78,3 +78,53 @@ def test_generic_codebook_works_without_code_changes(root: Path) -> None:
     assert weak.frame_probs.shape == (2, 5)
     assert weak.frame_probs[0, keys.index("conflict")] > 0.5
     assert np.isfinite(weak.frame_probs).all()
+
+
+def _vote(lab: WeakLabeler, doc: Doc, name: str) -> int:
+    lf = next(f for f in lab.frame_lfs if f.name == name)
+    return lf(doc)
+
+
+def test_headline_on_the_first_line_feeds_the_title_functions(root: Path) -> None:
+    text = "Court strikes down the new law\nJudges met on Monday. Nothing else happened."
+    title, body = headline_and_body(text)
+    assert (title, body) == ("Court strikes down the new law", text.split("\n", 1)[1])
+    assert headline_and_body("One paragraph, no headline.") == ("", "One paragraph, no headline.")
+    long_first = " ".join(["word"] * 60) + "\nsecond line"
+    assert headline_and_body(long_first) == ("", long_first)  # too long to be a headline
+    lab = labeler(root)
+    key = "legality_constitutionality_and_jurisprudence"
+    assert _vote(lab, Doc("t", title, body), f"cue_title:{key}") == 1
+    assert _vote(lab, Doc("t", "", text), f"cue_title:{key}") == -1
+
+
+def test_single_line_breaks_end_paragraphs_so_the_lead_is_the_lead(root: Path) -> None:
+    """An article whose paragraphs are split by single line breaks: its lead is two lines,
+    not the whole article, so cues deep in the body do not make the lead vote."""
+    filler = "Officials met again and the talks went on for hours without result."
+    court = "The court ruled the law illegal; the judge cited the treaty."
+    lines = ["The minister opened a new school.", filler, filler, court, filler]
+    doc = Doc("p", "", "\n".join(lines))
+    assert paragraphs(doc.text) == lines
+    lab = labeler(root)
+    lead = "cue_lead:legality_constitutionality_and_jurisprudence"
+    assert _vote(lab, doc, lead) == -1  # cues only in the body: the lead abstains
+    assert _vote(lab, Doc("p2", "", "\n".join([court, *lines])), lead) == 1
+
+
+def test_cue_spread_votes_on_frames_used_through_a_long_article(root: Path) -> None:
+    """Three distinct cues in two paragraphs of a long article: below the density bar
+    (so cue_body abstains) but used, so cue_spread votes present; one hit votes absent."""
+    filler = " ".join(["The delegation visited the region and met local officials."] * 30)
+    text = "\n".join(
+        [f"The court heard the case. {filler}", f"A judge and a lawyer spoke. {filler}"]
+    )
+    key = "legality_constitutionality_and_jurisprudence"
+    lab = labeler(root)
+    doc = Doc("s", "", text)
+    assert _vote(lab, doc, f"cue_body:{key}") == -1
+    assert _vote(lab, doc, f"cue_spread:{key}") == 1
+    one = Doc("o", "", f"The court was closed. {filler}")
+    assert _vote(lab, one, f"cue_spread:{key}") == 0
+    same_paragraph = Doc("q", "", f"The court, a judge and a lawyer. {filler}\n{filler}")
+    assert _vote(lab, same_paragraph, f"cue_spread:{key}") == -1  # one paragraph only
