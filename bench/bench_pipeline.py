@@ -1,13 +1,16 @@
-"""Pipeline speed and scaling: ingest, rule labeling, label model, embedding LF, baseline.
+"""Pipeline speed and scaling: ingest, rules, label stage, label model, embedding LF, baseline.
 
     python bench/bench_pipeline.py                      # 100,000 docs + scaling 10k/30k/100k
     python bench/bench_pipeline.py --quick              # 2,000 docs, scaling 1k/2k/4k
     python bench/bench_pipeline.py --docs 100000 --scaling 10000,100000,1000000
 
 Each stage runs in a fresh subprocess (``--stage``), so its peak RSS is its own and not
-the high-water mark of everything before it. The corpus is generated at bench time from
-the sample articles (``bench.common.generated_corpus``) with word-level perturbations, so
-near-duplicate detection keeps most of it as it would a real feed, and is never committed.
+the high-water mark of everything before it. One stage alone, on a folder holding
+``corpus.jsonl`` (and ``ingest/`` once the ingest stage has run), prints its JSON line:
+``python bench/bench_pipeline.py --stage rules --work DIR --limit N``.
+The corpus is generated at bench time from the sample articles
+(``bench.common.generated_corpus``) with word-level perturbations, so near-duplicate
+detection keeps most of it as it would a real feed, and is never committed.
 Writes ``bench/results/pipeline.json`` and ``bench/scaling.png``.
 """
 
@@ -95,14 +98,11 @@ def _configs():
 
 def _doc_batches(parquet: Path, limit: int | None = None) -> Iterator[list]:
     """Documents from documents.parquet, one chunk at a time (bounded memory)."""
-    import pyarrow.parquet as pq
-
     from labeling.functions import Doc
+    from pipelines.readers import iter_parquet
 
     seen = 0
-    for batch in pq.ParquetFile(parquet).iter_batches(
-        batch_size=CHUNK, columns=["id", "title", "text"]
-    ):
+    for batch in iter_parquet(parquet, CHUNK, ["id", "title", "text"]):
         rows = batch.to_pylist()
         if limit is not None:
             rows = rows[: limit - seen]
@@ -162,6 +162,27 @@ def stage_rules(work: Path) -> dict[str, Any]:
         # one vote = one function on one document (frames) or one (document, target) pair
         "votes_per_second": (n * n_frame_lfs + n_pairs * n_stance_lfs) / t["seconds"],
         "lf_errors": len(labeler.errors),
+    }
+
+
+def stage_label(work: Path) -> dict[str, Any]:
+    """The product's label stage (``run_label``) with the rule functions: two passes in
+    chunks, the label model on all votes, labels.parquet and the Label Studio tasks
+    streamed, the report and MLflow run (a store in the work folder) as in production."""
+    import mlflow
+
+    from pipelines.label import run_label
+
+    _, cfg = _configs()
+    cfg.embedding_lf = False  # the embedding LF is its own stage
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'label-mlruns.db'}")
+    with cpu_timer() as t:
+        res = run_label(work / "ingest" / "documents.parquet", work / "label", cfg)
+    return {
+        "n": res.report["documents"],
+        "seconds": t["seconds"],
+        "cpu_seconds": t["cpu_seconds"],
+        "label_model_frames": res.report["label_model_frames"],
     }
 
 
@@ -274,11 +295,14 @@ def stage_score(work: Path) -> dict[str, Any]:
 STAGES = {
     "ingest": stage_ingest,
     "rules": stage_rules,
+    "label": stage_label,
     "label_model": stage_label_model,
     "embedding": stage_embedding,
     "train": stage_train,
     "score": stage_score,
 }
+# the streaming stages, and the label model and the product's label stage, which hold votes
+SCALING_STAGES = ["ingest", "rules", "label", "label_model", "score"]
 
 
 # ----------------------------------------------------------------------------- driver
@@ -389,11 +413,11 @@ def main() -> None:
         scaling = list(full) if args.docs in sizes else []
         for n in sizes:
             if n != args.docs:
-                scaling += run_size(n, ["ingest", "rules", "label_model", "score"], root, limits)
+                scaling += run_size(n, SCALING_STAGES, root, limits)
     finally:
         if not args.workdir:
             shutil.rmtree(root, ignore_errors=True)
-    scaling = [r for r in scaling if r["stage"] in ("ingest", "rules", "label_model", "score")]
+    scaling = [r for r in scaling if r["stage"] in SCALING_STAGES]
     png = ROOT / "bench" / ("scaling-quick.png" if args.quick else "scaling.png")
     if sizes:
         plot(scaling, png)

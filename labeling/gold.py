@@ -184,42 +184,45 @@ def to_label_studio(labels: list[dict[str, Any]], targets: list[str], model: str
     ``labels`` rows carry id, title, text, frames, primary_frame, stance_<t>, an
     ``uncertainty`` in [0, 1] and optionally a score.
     """
-    tasks = []
-    for row in sorted(labels, key=lambda r: -float(r.get("uncertainty", 0.0))):
-        result = [
+    return [
+        label_studio_task(row, targets, model)
+        for row in sorted(labels, key=lambda r: -float(r.get("uncertainty", 0.0)))
+    ]
+
+
+def label_studio_task(row: dict[str, Any], targets: list[str], model: str) -> dict:
+    """One task of ``to_label_studio``: the document and its pre-annotation."""
+    result = [
+        {
+            "from_name": "frames",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": list(row.get("frames") or [])},
+        },
+        {
+            "from_name": "primary_frame",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": [row["primary_frame"]] if row.get("primary_frame") else []},
+        },
+    ]
+    for t in targets:
+        if row.get(f"stance_{t}"):
+            result.append(
+                {
+                    "from_name": f"stance_{t}",
+                    "to_name": "text",
+                    "type": "choices",
+                    "value": {"choices": [row[f"stance_{t}"]]},
+                }
+            )
+    return {
+        "data": {"id": row["id"], "title": row.get("title") or "", "text": row["text"]},
+        "predictions": [
             {
-                "from_name": "frames",
-                "to_name": "text",
-                "type": "choices",
-                "value": {"choices": list(row.get("frames") or [])},
-            },
-            {
-                "from_name": "primary_frame",
-                "to_name": "text",
-                "type": "choices",
-                "value": {"choices": [row["primary_frame"]] if row.get("primary_frame") else []},
-            },
-        ]
-        for t in targets:
-            if row.get(f"stance_{t}"):
-                result.append(
-                    {
-                        "from_name": f"stance_{t}",
-                        "to_name": "text",
-                        "type": "choices",
-                        "value": {"choices": [row[f"stance_{t}"]]},
-                    }
-                )
-        tasks.append(
-            {
-                "data": {"id": row["id"], "title": row.get("title") or "", "text": row["text"]},
-                "predictions": [
-                    {
-                        "model_version": model,
-                        "score": 1.0 - float(row.get("uncertainty", 0)),
-                        "result": result,
-                    }
-                ],
+                "model_version": model,
+                "score": 1.0 - float(row.get("uncertainty", 0)),
+                "result": result,
             }
-        )
-    return tasks
+        ],
+    }

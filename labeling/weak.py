@@ -42,6 +42,21 @@ class VoteMatrix:
 
 
 @dataclass
+class CueNotes:
+    """What evidence and the primary frame need from the texts, found once per document.
+
+    ``words``: per document, frame -> its first five body cue words (sorted, comma-joined),
+    for the frames with any; ``bonus``: documents x frames, body cue count + 3 x title cue
+    count; ``stance_cues``: per stance item, the first six cues near its mentions. Plain
+    strings and ints, so a chunk's notes can wait on disk while the label model is fitted.
+    """
+
+    words: list[dict[str, str]]
+    bonus: np.ndarray
+    stance_cues: list[list[str]]
+
+
+@dataclass
 class WeakLabels:
     frame_probs: np.ndarray  # docs x frames
     frame_evidence: list[list[str]]
@@ -150,23 +165,69 @@ class WeakLabeler:
         return mats, pairs
 
     # ------------------------------------------------------------------ aggregating
-    def aggregate(
-        self, docs: list[Doc], mats: list[VoteMatrix], frame_method: str, stance_method: str
-    ) -> WeakLabels:
+    def fit(
+        self, mats: list[VoteMatrix], frame_method: str, stance_method: str
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """The label model over whole vote matrices (the last one stance).
+
+        Returns frame probabilities (documents x frames), stance probabilities (pairs x
+        labels) and the functions' estimated accuracies. Only the votes are read, so the
+        matrices may be compact (int8) and their ``items`` anything: the probabilities
+        of each row are those of the corpus-wide fit, whatever chunk it came from.
+        """
         keys = self.codebook.keys
-        fprobs = np.zeros((len(docs), len(keys)))
-        evidence: list[list[str]] = [[] for _ in docs]
+        fprobs = np.zeros((len(mats[0].votes) if len(mats) > 1 else 0, len(keys)))
         accuracies: dict[str, float] = {}
-        stance_mat = mats[-1]
         for f, mat in enumerate(mats[:-1]):
-            res = aggregate(frame_method, mat.votes, 2, mat.names)
+            res = aggregate(frame_method, np.asarray(mat.votes, dtype=np.int64), 2, mat.names)
             fprobs[:, f] = res.probs[:, 1]
             accuracies.update(res.accuracies)
+        stance_mat = mats[-1]
+        sres = aggregate(
+            stance_method,
+            np.asarray(stance_mat.votes, dtype=np.int64),
+            len(stance_mat.classes),
+            stance_mat.names,
+        )
+        accuracies.update(sres.accuracies)
+        return fprobs, sres.probs, accuracies
+
+    def notes(self, docs: list[Doc], stance_items: Sequence[tuple[int, str]]) -> CueNotes:
+        """What the evidence and the primary frame need from the texts (see ``CueNotes``)."""
+        keys = self.codebook.keys
+        words: list[dict[str, str]] = []
+        bonus = np.zeros((len(docs), len(keys)), dtype=np.int64)
+        for i, doc in enumerate(docs):
+            h = self.frame_cues.hits(doc)
+            body = h["body"]
+            words.append({k: ",".join(sorted(set(body[k]))[:5]) for k in keys if body.get(k)})
+            for f, k in enumerate(keys):
+                bonus[i, f] = len(body.get(k, [])) + 3 * len(h["title"].get(k, []))
+        cues = [self.stance_cues.analyse(docs[i], t)["cues"][:6] for i, t in stance_items]
+        return CueNotes(words, bonus, cues)
+
+    def explain(
+        self,
+        docs: list[Doc],
+        mats: list[VoteMatrix],
+        frame_probs: np.ndarray,
+        notes: CueNotes | None = None,
+    ) -> tuple[list[list[str]], dict[tuple[int, str], list[str]]]:
+        """Readable evidence for ``docs``: the functions that fired and the cue words.
+
+        ``mats`` and ``frame_probs`` hold the rows of these documents only (stance items
+        indexed from 0 within them), so a corpus is explained one chunk at a time;
+        ``notes`` are ``self.notes`` of the same documents, if already found.
+        """
+        keys = self.codebook.keys
+        stance_mat = mats[-1]
+        if notes is None:
+            notes = self.notes(docs, stance_mat.items)
+        evidence: list[list[str]] = [[] for _ in docs]
+        for mat in mats[:-1]:
             for i in np.nonzero((mat.votes == 1).any(axis=1))[0]:
                 fired = [n for n, v in zip(mat.names, mat.votes[i], strict=True) if v == 1]
                 evidence[i].extend(fired)
-        sres = aggregate(stance_method, stance_mat.votes, len(stance_mat.classes), stance_mat.names)
-        accuracies.update(sres.accuracies)
         s_evidence: dict[tuple[int, str], list[str]] = {}
         for row, (i, t) in enumerate(stance_mat.items):
             fired = [
@@ -174,18 +235,23 @@ class WeakLabeler:
                 for n, v in zip(stance_mat.names, stance_mat.votes[row], strict=True)
                 if v != ABSTAIN
             ]
-            cues = self.stance_cues.analyse(docs[i], t)["cues"][:6]
-            s_evidence[(i, t)] = [f"stance_{t}:{x}" for x in fired + cues]
-        for i, doc in enumerate(docs):  # cue words make frame evidence readable
-            hits = self.frame_cues.hits(doc)["body"]
+            s_evidence[(i, t)] = [f"stance_{t}:{x}" for x in fired + notes.stance_cues[row]]
+        for i, words in enumerate(notes.words):  # cue words make frame evidence readable
             for k in keys:
-                if hits.get(k) and fprobs[i, keys.index(k)] >= 0.5:
-                    evidence[i].append(f"cues:{k}=" + ",".join(sorted(set(hits[k]))[:5]))
+                if k in words and frame_probs[i, keys.index(k)] >= 0.5:
+                    evidence[i].append(f"cues:{k}={words[k]}")
+        return evidence, s_evidence
+
+    def aggregate(
+        self, docs: list[Doc], mats: list[VoteMatrix], frame_method: str, stance_method: str
+    ) -> WeakLabels:
+        fprobs, sprobs, accuracies = self.fit(mats, frame_method, stance_method)
+        evidence, s_evidence = self.explain(docs, mats, fprobs)
         return WeakLabels(
             frame_probs=fprobs,
             frame_evidence=evidence,
-            stance_pairs=list(stance_mat.items),
-            stance_probs=sres.probs,
+            stance_pairs=list(mats[-1].items),
+            stance_probs=sprobs,
             stance_evidence=s_evidence,
             mentions=[self.stance_cues.mentioned(d) for d in docs],
             matrices=mats,
@@ -193,14 +259,13 @@ class WeakLabeler:
             estimated_accuracy=accuracies,
         )
 
-    def primary_scores(self, docs: list[Doc], probs: np.ndarray) -> np.ndarray:
+    def primary_scores(
+        self, docs: list[Doc], probs: np.ndarray, notes: CueNotes | None = None
+    ) -> np.ndarray:
         """Probability, with cue counts (title counts triple) breaking near-ties."""
-        keys = self.codebook.keys
-        bonus = np.zeros_like(probs)
-        for i, doc in enumerate(docs):
-            h = self.frame_cues.hits(doc)
-            for f, k in enumerate(keys):
-                bonus[i, f] = len(h["body"].get(k, [])) + 3 * len(h["title"].get(k, []))
+        if notes is None:
+            notes = self.notes(docs, [])
+        bonus = notes.bonus.astype(probs.dtype)
         bonus = bonus / np.maximum(bonus.sum(axis=1, keepdims=True), 1)
         return probs + 0.25 * bonus
 
@@ -212,11 +277,12 @@ def to_rows(
     weak: WeakLabels,
     threshold: float,
     source: str,
+    notes: CueNotes | None = None,
 ) -> list[dict]:
     keys = labeler.codebook.keys
     labels = labeler.stance.labels
     targets = list(labeler.stance.targets)
-    primary = labeler.primary_scores(docs, weak.frame_probs).argmax(axis=1)
+    primary = labeler.primary_scores(docs, weak.frame_probs, notes).argmax(axis=1)
     pair_index = {p: r for r, p in enumerate(weak.stance_pairs)}
     rows = []
     meta = docs_df.reset_index(drop=True)

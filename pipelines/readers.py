@@ -4,7 +4,8 @@ One broken line (truncated JSON, a row in another code page, stray bytes) must c
 row, counted and named, not the file or the whole job. So each record is parsed on its
 own and decoded on its own: a line that is not UTF-8 goes through the same encoding
 detection as a text dump, and a CSV field holding foreign bytes is decoded by itself.
-Both readers stream, so memory stays flat whatever the file size.
+Both readers stream, so memory stays flat whatever the file size; so does
+``iter_parquet``, the one way the stages read a Parquet file in chunks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 # A 5 MB article is legal input (ingest's max_bytes); the csv module's 128 KB default is not.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -127,3 +131,20 @@ def iter_csv(path: Path) -> Iterator[Record]:
             values: dict[str, Any] = dict.fromkeys(header)
             values.update(zip(header, map(_fix, fields), strict=False))
             yield Record(f"row {n}", values)
+
+
+def iter_parquet(
+    path: str | Path, batch_size: int, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of ``batch_size`` rows of one Parquet file, in memory that stays flat.
+
+    Opened with ``pre_buffer=False``: with pyarrow's default, the reader keeps every
+    row group it has fetched (the compressed column chunks) until the file is closed
+    (apache/arrow#39808), so a pass over ``documents.parquet`` in chunks of 5,000 held
+    about 1.7 KB per document read so far, growing with the file instead of the chunk.
+    """
+    pf = pq.ParquetFile(path, pre_buffer=False)
+    try:
+        yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+    finally:
+        pf.close()

@@ -36,6 +36,7 @@ from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ReportConfig
 from pipelines.evaluate import _plt, _png, html_report
 from pipelines.progress import bar
+from pipelines.readers import iter_parquet
 
 ALL = "(all sources)"
 NO_SOURCE = "(no source)"
@@ -188,7 +189,7 @@ def read_counts(files: list[Path], period: str, batch_rows: int) -> tuple[_Count
         wanted = ["id", "source", "date", "error", "model_version", "frames", "primary_frame"]
         wanted += [f"stance_{t}" for t in targets]
         cols = [c for c in wanted if c in pf.schema_arrow.names]
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
+        for batch in iter_parquet(f, batch_rows, cols):
             df = batch.to_pandas()
             for c in ("source", "date"):
                 if c not in df.columns:

@@ -29,7 +29,7 @@ from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ColumnMap, ScoreConfig
 from pipelines.progress import bar
-from pipelines.readers import Record, iter_csv, iter_jsonl
+from pipelines.readers import Record, iter_csv, iter_jsonl, iter_parquet
 
 MANIFEST = "_manifest.json"  # a leading _ keeps Parquet readers of the folder off it
 READ_ERROR = "_read_error"  # set on a row whose line could not be parsed; never written out
@@ -134,8 +134,7 @@ def iter_chunks(
 def _read(f: Path, size: int) -> Iterator[pd.DataFrame]:
     suf = f.suffix.lower()
     if suf == ".parquet":
-        pf = pq.ParquetFile(f)
-        for batch in pf.iter_batches(batch_size=size):
+        for batch in iter_parquet(f, size):
             yield batch.to_pandas()
         return
     # A line that is not JSON (or a CSV row with stray fields) still becomes an output
