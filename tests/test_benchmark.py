@@ -327,18 +327,24 @@ def test_weak_labels_come_from_the_labeling_functions_not_gold(tmp_path: Path) -
     assert weak.ids == gold.ids and weak.weights is not None
 
 
-def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_store: str) -> None:
-    """Same reference as the gold-trained models, though the model never saw gold."""
+def econ_or_court_rows(econ_frames: str, n: int = 30) -> list[tuple[str, str, str]]:
+    """SemEval rows alternating an economy story (``econ_frames``) and a court story."""
     rows = []
-    for i in range(30):
+    for i in range(n):
         econ = i % 2 == 0
         body = (
             "Inflation, prices and the economy: tariffs hurt exporters and investors."
             if econ
             else "The court ruled the law unconstitutional after a lawsuit and an appeal."
         )
-        frames = "Economic,Political" if econ else "Legality_Constitutionality_and_jurisprudence"
+        frames = econ_frames if econ else "Legality_Constitutionality_and_jurisprudence"
         rows.append((str(i), f"Story {i}\n\n{body} Item {i}.", frames))
+    return rows
+
+
+def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_store: str) -> None:
+    """Same reference as the gold-trained models, though the model never saw gold."""
+    rows = econ_or_court_rows("Economic,Political")
     data = tmp_path / "semeval"
     write_semeval(data, "en_train.csv", rows)
     codebook = str(ROOT / "configs/codebooks/mfc.yaml")
@@ -363,16 +369,7 @@ def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
     tmp_path: Path, tracking_uri_store: str
 ) -> None:
     """`weak.unlabeled`: more texts for the weak model; a label column there is never read."""
-    rows = []
-    for i in range(30):
-        econ = i % 2 == 0
-        body = (
-            "Inflation, prices and the economy: tariffs hurt exporters and investors."
-            if econ
-            else "The court ruled the law unconstitutional after a lawsuit and an appeal."
-        )
-        frames = "Economic" if econ else "Legality_Constitutionality_and_jurisprudence"
-        rows.append((str(i), f"Story {i}\n\n{body} Item {i}.", frames))
+    rows = econ_or_court_rows("Economic")
     data = tmp_path / "semeval"
     write_semeval(data, "en_train.csv", rows)
     extra = [(f"u{i}", f"Extra {i}\n\n{rows[i][1]}", "Not_a_frame") for i in range(8)]
