@@ -15,10 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def train_and_publish(
-    tmp: Path, root: Path, families: tuple[str, ...] = ("baseline", "transformer")
+    tmp: Path,
+    root: Path,
+    families: tuple[str, ...] = ("baseline", "transformer"),
+    transformer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """ingest -> label -> train (frames and stance x ``families``) -> publish, on the
-    sample, into the store already set; the transformer is a tiny random one."""
+    sample, into the store already set; the transformer is a tiny random one, with
+    ``transformer`` overriding its config (e.g. ``{"quantize": "always"}``)."""
     from pipelines.config import (
         IngestConfig,
         LabelConfig,
@@ -59,6 +63,7 @@ def train_and_publish(
             batch_size=16,
             threads=2,
             checkpoint_dir=str(tmp / "ckpt"),
+            **(transformer or {}),
         ),
     }
     runs = {}

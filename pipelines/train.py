@@ -279,6 +279,8 @@ def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfi
         "fp32": fp32,
     }
     chosen = bundle
+    if tcfg.quantize != "never":
+        model.calibrate_int8(data.dev.texts, data.dev.targets)  # fixed int8 scales
     if tcfg.quantize != "never" and model.set_inference("int8") == "int8":
         int8_bundle = calibrated(model, data)
         _, int8 = selection_score(int8_bundle, data)

@@ -150,15 +150,21 @@ def baseline_champion(tmp_path_factory: pytest.TempPathFactory, root: Path) -> d
     }
 
 
+def point_at(uri: str, monkeypatch: pytest.MonkeyPatch, cwd: Path) -> Iterator[str]:
+    """Point one test (and its subprocesses) at the store ``uri``, working in ``cwd``."""
+    old = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv(URI_VAR, uri)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    if old is not None:  # see store_in
+        mlflow.set_tracking_uri(old)
+
+
 @pytest.fixture()
 def champion_store(
     baseline_champion: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[dict[str, Any]]:
     """Point this test (and its subprocesses) at the baseline champion's store."""
-    old = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(URI_VAR, baseline_champion["uri"])
-    mlflow.set_tracking_uri(baseline_champion["uri"])
-    yield baseline_champion
-    if old is not None:  # see store_in
-        mlflow.set_tracking_uri(old)
+    for _ in point_at(baseline_champion["uri"], monkeypatch, tmp_path):
+        yield baseline_champion

@@ -17,7 +17,7 @@ from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
 
 from models.base import ModelBundle
 from models.scorer import MediaframeModel
-from models.transformer import TransformerModel
+from models.transformer import StaticInputInt8Linear, TransformerModel
 from pipelines.clean import join_title_text
 from pipelines.train import TaskData, calibrated, choose_inference
 from tests.test_models import FAV, FRAMES, STANCE, frames_data, stance_data, tiny
@@ -50,7 +50,12 @@ def stance_model() -> TransformerModel:
 
 
 def _int8_layers(m: TransformerModel) -> int:
-    return sum(isinstance(x, Int8Linear) for x in m._inference_net().modules())
+    kinds = (Int8Linear, StaticInputInt8Linear)
+    return sum(isinstance(x, kinds) for x in m._inference_net().modules())
+
+
+def _static_layers(m: TransformerModel) -> int:
+    return sum(isinstance(x, StaticInputInt8Linear) for x in m._inference_net().modules())
 
 
 def test_int8_predictions_agree_with_fp32(frames_model: TransformerModel) -> None:
@@ -65,6 +70,41 @@ def test_int8_predictions_agree_with_fp32(frames_model: TransformerModel) -> Non
     assert ((p >= 0.5) == (q >= 0.5)).mean() >= 0.97
     m.set_inference("fp32")
     assert np.array_equal(m.predict_proba(texts), p)  # fp32 is untouched by quantising
+
+
+def _alone_and_in_batches(m: TransformerModel, texts: list[str]) -> tuple[np.ndarray, ...]:
+    """Each text scored alone, and the same texts scored as one batch and as two."""
+    alone = np.vstack([m.predict_proba([t]) for t in texts])
+    half = len(texts) // 2
+    split = np.vstack([m.predict_proba(texts[:half]), m.predict_proba(texts[half:])])
+    return alone, m.predict_proba(texts), split
+
+
+def test_calibrated_int8_scores_a_text_the_same_in_any_batch(
+    frames_model: TransformerModel,
+) -> None:
+    """Spark hands the scorer its own batches, so a text's int8 scores must not depend
+    on the texts beside it. Plain dynamic int8 scales each layer's activations by the
+    batch's range, which moves them; the calibrated fixed scales do not."""
+    m, data = frames_model, frames_data()
+    texts = data.texts + [t.upper() + " Much louder text!" * 5 for t in data.texts[:4]]
+    m.set_inference("fp32")
+    m.int8_bounds, m._int8 = {}, None  # plain dynamic scales, as before calibration
+    m.set_inference("int8")
+    assert _int8_layers(m) > 0 and _static_layers(m) == 0
+    dyn = _alone_and_in_batches(m, texts)
+    assert np.abs(dyn[0] - dyn[1]).max() > 1e-4  # the defect this calibration removes
+
+    bounds = m.calibrate_int8(data.texts[:8])
+    assert m.inference == "int8" and _static_layers(m) == _int8_layers(m) == len(bounds)
+    assert all(b > 0 for b in bounds.values()) and "head" in bounds
+    alone, one, two = _alone_and_in_batches(m, texts)
+    # What is left is fp32 rounding in the layers that stay fp32 (a few 1e-8)
+    np.testing.assert_allclose(alone, one, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(alone, two, rtol=0, atol=1e-6)
+    m.set_inference("fp32")
+    assert np.abs(alone - m.predict_proba(texts)).max() <= INT8_ATOL
+    m.int8_bounds, m._int8 = {}, None  # leave the module fixture as the other tests expect
 
 
 def test_guard_keeps_int8_within_tolerance_and_falls_back_beyond(
@@ -133,6 +173,9 @@ def test_published_scorer_predicts_in_the_configured_mode(
     for b in (scorer.frames, scorer.stance):
         assert b.model.inference == want
         assert (_int8_layers(b.model) > 0) == (want == "int8")
+        # the calibrated scales travel with the bundle: every int8 layer has its own
+        assert _static_layers(b.model) == _int8_layers(b.model)
+        assert bool(b.model.int8_bounds) or want == "fp32"
     text = FAV.format(t="NATO") + " Troops and missiles deployed at the border."
     out = loaded.predict(pd.DataFrame({"id": ["1"], "title": ["t"], "text": [text]}))
     assert out["error"].isna().all() and out["stance_russia"][0] == "not_mentioned"

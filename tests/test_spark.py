@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import point_at, store_in
 
+from bench.champion import train_and_publish
 from bench.common import generated_corpus
 from pipelines.config import ScoreConfig
 from pipelines.score import ScoreError, score
@@ -78,7 +80,29 @@ def probs(col: pd.Series) -> np.ndarray:
     return np.array([[np.nan] * len(keys) if d is None else list(d.values()) for d in col])
 
 
-def test_spark_gives_the_local_labels_on_1000_rows(champion_store, spark, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def int8_transformer_champion(tmp_path_factory: pytest.TempPathFactory, root: Path):
+    """A champion of tiny transformers kept in int8: the mode whose scores once moved
+    with Spark's batches (dynamic activation scales), now fixed by calibration."""
+    tmp = tmp_path_factory.mktemp("int8-champion")
+    with store_in(tmp) as uri:
+        built = train_and_publish(tmp, root, ("transformer",), {"quantize": "always"})
+        for run in built["runs"].values():
+            assert run["metrics"]["inference_int8"] == 1.0
+        yield uri
+
+
+@pytest.fixture()
+def int8_store(int8_transformer_champion: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    yield from point_at(int8_transformer_champion, monkeypatch, tmp_path)
+
+
+@pytest.mark.parametrize("family", ["baseline", "transformer-int8"])
+def test_spark_gives_the_local_labels_on_1000_rows(
+    family: str, request: pytest.FixtureRequest, spark, tmp_path: Path
+) -> None:
+    # the same checks for a baseline champion and for an int8 transformer one
+    request.getfixturevalue("champion_store" if family == "baseline" else "int8_store")
     inp = tmp_path / "in.jsonl"
     ids = write_input(inp, 1000)
     local = score([str(inp)], tmp_path / "local", ScoreConfig(chunk_size=CHUNK))
