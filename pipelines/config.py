@@ -142,6 +142,12 @@ class TransformerConfig(Strict):
     eval_batch_tokens: int = Field(
         8192, ge=16, description="inference: padded tokens per batch at most (texts x longest)"
     )
+    pad_multiple: int = Field(
+        16,
+        ge=1,
+        description="inference: pad each text to a multiple of this many tokens, by its own "
+        "length, so its padded shape (and its int8 scores) never depend on its batch",
+    )
     quantize: Literal["guarded", "always", "never"] = Field(
         "guarded",
         description="CPU inference in int8: kept when the dev metric drops by at most "
