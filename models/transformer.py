@@ -102,24 +102,30 @@ _STATIC_OP = "linear_with_input_q_dq_qweight_dq_output_fp32"
 
 
 class StaticInputInt8Linear(nn.Module):
-    """An int8 Linear whose input scale is fixed: [-bound, bound] onto 7 bits (x86 int8
-    kernels keep activations to 7 bits so their 16-bit pair sums cannot saturate)."""
+    """An int8 Linear whose input quantisation is fixed: the calibrated [low, high] range
+    (widened to hold 0) onto 7 bits, asymmetric as dynamic quantisation is, so a layer fed
+    by GELU (almost all positive) keeps the full resolution. x86 int8 kernels keep
+    activations to 7 bits so their 16-bit pair sums cannot saturate; inputs outside the
+    range are clipped to it for the same reason."""
 
-    def __init__(self, dynamic: nn.Module, bound: float) -> None:
+    def __init__(self, dynamic: nn.Module, bound: float | list[float]) -> None:
         super().__init__()
         self.packed = dynamic._packed_params._packed_params
-        self.bound = max(float(bound), 1e-6)
-        self.scale = 2 * self.bound / 127
+        lo, hi = (-float(bound), float(bound)) if isinstance(bound, int | float) else bound
+        self.low, self.high = min(float(lo), 0.0), max(float(hi), 0.0)
+        self.scale = max(self.high - self.low, 1e-6) / 127
+        self.zero_point = min(127, max(0, round(-self.low / self.scale)))
         self.in_features, self.out_features = dynamic.in_features, dynamic.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.clamp(-self.bound, self.bound)
-        return getattr(torch.ops.quantized, _STATIC_OP)(x, self.scale, 64, self.packed)
+        x = x.clamp(self.low, self.high)
+        op = getattr(torch.ops.quantized, _STATIC_OP)
+        return op(x, self.scale, self.zero_point, self.packed)
 
 
-def quantize_int8(net: nn.Module, bounds: dict[str, float] | None = None) -> nn.Module | None:
+def quantize_int8(net: nn.Module, bounds: dict[str, list[float]] | None = None) -> nn.Module | None:
     """A copy of ``net`` with every Linear layer int8: the encoder's matrix products are
-    almost all of CPU inference time. With ``bounds`` (input absmax per Linear, from
+    almost all of CPU inference time. With ``bounds`` (input [min, max] per Linear, from
     ``calibrate_int8``) each layer's activation scale is fixed, so predictions do not
     depend on batch composition; without, scales follow each batch (plain dynamic).
     None when this torch build has no quantisation (``torch.ao.quantization`` is
@@ -190,7 +196,7 @@ class TransformerModel(TextModel):
         self.seed = 13  # set by the training stage from its config
         self.inference = "fp32"  # or "int8": see set_inference
         self._int8: nn.Module | None = None
-        self.int8_bounds: dict[str, float] = {}  # Linear input absmax on dev: calibrate_int8
+        self.int8_bounds: dict[str, list[float]] = {}  # Linear input range: calibrate_int8
         self.windows = TargetWindows(spec, self.cfg.target_window)
         self.similarity: SimilarityFeatures | None = None  # siamese mode only
         self._cache: EmbeddingCache | None = None
@@ -551,22 +557,25 @@ class TransformerModel(TextModel):
 
     def calibrate_int8(
         self, texts: list[str], targets: list[str] | None = None, limit: int = 256
-    ) -> dict[str, float]:
-        """Fix int8's activation scales: the largest |input| of every Linear layer over
-        (at most ``limit``) ``texts``, run in fp32. Larger inputs met later are clipped;
-        transformer outliers sit in the same few hidden dimensions for every text, so a
-        few dozen dev texts already reach the maximum. Drops any int8 copy built before."""
+    ) -> dict[str, list[float]]:
+        """Fix int8's activation scales: the smallest and largest input of every Linear
+        layer over (at most ``limit``) ``texts``, run in fp32. Inputs beyond them met later
+        are clipped; transformer outliers sit in the same few hidden dimensions for every
+        text, so a few dozen dev texts already reach the extremes. Drops any int8 copy
+        built before."""
         if self.net is None:
             raise RuntimeError("model is not fitted")
         if self.siamese:
             return {}  # the siamese path embeds with the fp32 encoder: nothing to quantise
-        bounds: dict[str, float] = {}
+        bounds: dict[str, list[float]] = {}
         hooks = []
         for name, mod in self.net.named_modules():
             if isinstance(mod, nn.Linear):
 
                 def seen(_m, inputs, _out, name: str = name) -> None:
-                    bounds[name] = max(bounds.get(name, 0.0), float(inputs[0].abs().max()))
+                    lo, hi = bounds.get(name, [0.0, 0.0])
+                    x = inputs[0]
+                    bounds[name] = [min(lo, float(x.min())), max(hi, float(x.max()))]
 
                 hooks.append(mod.register_forward_hook(seen))
         mode = self.inference

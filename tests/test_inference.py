@@ -99,7 +99,7 @@ def test_calibrated_int8_scores_a_text_the_same_in_any_batch(
 
     bounds = m.calibrate_int8(data.texts[:8])
     assert m.inference == "int8" and _static_layers(m) == _int8_layers(m) == len(bounds)
-    assert all(b > 0 for b in bounds.values()) and "head" in bounds
+    assert all(lo < hi for lo, hi in bounds.values()) and "head" in bounds
     alone, one, two = _alone_and_in_batches(m, texts)
     # What is left is float rounding after the last int8 layer: one ulp (6e-8)
     np.testing.assert_allclose(alone, one, rtol=0, atol=1e-6)
@@ -191,8 +191,9 @@ def test_published_scorer_predicts_in_the_configured_mode(
 def test_real_encoder_int8_is_batch_and_thread_independent() -> None:
     """The tiny model is too small to show it, so MiniLM-L6 (the shipped encoder, its
     head untrained) at 256 tokens. With fixed scales alone a text's int8 scores still
-    moved with its batch: a longer padded shape changes fp32 results in the last bit,
-    and int8 rounding amplifies that. Each text padded to a length of its own (one
+    moved with its batch (a trained MiniLM champion: 5 of 1,000 Spark labels): a longer
+    padded shape changes fp32 results in the last bit, and where that crosses an int8
+    rounding step the change is amplified. Each text padded to a length of its own (one
     padded length per batch) removes it, on any thread count."""
     from bench.common import generated_corpus
 
@@ -211,15 +212,3 @@ def test_real_encoder_int8_is_batch_and_thread_independent() -> None:
         np.testing.assert_allclose(m.predict_proba(texts, targets), whole, rtol=0, atol=1e-6)
     finally:
         torch.set_num_threads(threads)
-
-    # The premise: the same texts with 40 more padding columns (masked out)
-    enc = m.encode(texts[:8], targets[:8])
-    ids, mask, types = m._batch(enc, list(range(8)), padded=True)
-    wider = [torch.nn.functional.pad(x, (0, 40)) for x in (ids, mask, types)]
-    moved = {}
-    for mode in ("fp32", "int8"):
-        m.set_inference(mode)
-        net = m._inference_net()
-        with torch.inference_mode():
-            moved[mode] = float((net(ids, mask, types) - net(*wider)).abs().max())
-    assert moved["fp32"] < 1e-5 < 1e-4 < moved["int8"], moved
