@@ -15,7 +15,7 @@ scheduler, RNG states and the data order, so a resumed run reaches the same weig
 fine-tune. Inference sorts by length, pads per batch and fills each batch up to a token
 budget (many short texts, few long ones) under ``torch.inference_mode``.
 
-On CPU, inference can run int8 (``set_inference("int8")``), measured 2.4 to 2.8x the
+On CPU, inference can run int8 (``set_inference("int8")``), measured 1.3 to 1.4x the
 fp32 rate on 2 cores: int8 weights, and activations quantised with one fixed scale per
 Linear layer, calibrated on dev texts (``calibrate_int8``). A fixed scale matters: plain
 dynamic quantisation picks each layer's activation scale from the whole batch, so a text's

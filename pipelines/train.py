@@ -261,8 +261,9 @@ def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> 
 def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfig) -> ModelBundle:
     """Keep int8 CPU inference only if it costs at most ``quantize_tolerance`` on dev.
 
-    int8 is 2.4-2.8x faster on CPU (bench/RESULTS.md), but what it costs in accuracy
-    depends on the model, so it is measured on every trained model rather than assumed:
+    int8 is 1.3-1.4x faster on an idle CPU, more under load (bench/RESULTS.md), but
+    what it costs in accuracy depends on the model, so it is measured on every trained
+    model rather than assumed:
     the fp32 and the int8 model each get their own temperature and thresholds on dev and
     are scored with the selection metric. Both scores and the decision go into the
     bundle (``info["inference"]``) and the run; the bundle predicts in the mode chosen.
