@@ -286,26 +286,12 @@ def usable_documents(
     return out, rows.skipped, rows.errors
 
 
-def _documents_file(documents: str | Path) -> Path:
-    p = Path(documents)
-    if p.is_dir():
-        p = p / "documents.parquet"
-    if not p.exists():
-        raise IngestError(f"{p}: not found; run `mediaframe ingest` first")
-    names = pq.ParquetFile(p).schema_arrow.names
-    missing = [c for c in ("id", "text") if c not in names]
-    if missing:
-        raise IngestError(f"{p}: missing columns {missing}")
-    return p
-
-
-def _float_columns(path: Path) -> list[str]:
+def _float_columns(pf: pq.ParquetFile) -> list[str]:
     """Integer columns with a null somewhere in the file.
 
     ``pd.read_parquet`` of the whole file reads them as float; a chunk without a null
     would read as int, and an id 7 become "7" in one chunk and "7.0" in another.
     """
-    pf = pq.ParquetFile(path)
     out = []
     for name in pf.schema_arrow.names:
         if not pa.types.is_integer(pf.schema_arrow.field(name).type):
@@ -331,19 +317,45 @@ def _float_columns(path: Path) -> list[str]:
     return out
 
 
-def _chunks(path: Path, size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """``size`` rows at a time, each chunk as a read of the whole file gives those rows."""
-    as_float = _float_columns(path)
-    for batch in iter_parquet(path, size, columns):
-        table = pa.Table.from_batches([batch])
-        for name in as_float:
-            if name in table.column_names:
-                i = table.column_names.index(name)
-                table = table.set_column(i, name, table.column(i).cast(pa.float64(), safe=False))
-        yield table.to_pandas()
+@dataclass(frozen=True)
+class _DocumentsFile:
+    """The documents file, read in chunks by every pass; its metadata is read once."""
+
+    path: Path
+    names: list[str]
+    n_rows: int
+    as_float: list[str]  # see _float_columns
+
+    @classmethod
+    def open(cls, documents: str | Path) -> _DocumentsFile:
+        p = Path(documents)
+        if p.is_dir():
+            p = p / "documents.parquet"
+        if not p.exists():
+            raise IngestError(f"{p}: not found; run `mediaframe ingest` first")
+        pf = pq.ParquetFile(p)
+        try:
+            names = pf.schema_arrow.names
+            missing = [c for c in ("id", "text") if c not in names]
+            if missing:
+                raise IngestError(f"{p}: missing columns {missing}")
+            return cls(p, names, pf.metadata.num_rows, _float_columns(pf))
+        finally:
+            pf.close()
+
+    def chunks(self, size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """``size`` rows at a time, each chunk as a read of the whole file gives them."""
+        for batch in iter_parquet(self.path, size, columns):
+            table = pa.Table.from_batches([batch])
+            for name in self.as_float:
+                if name in table.column_names:
+                    i = table.column_names.index(name)
+                    col = table.column(i).cast(pa.float64(), safe=False)
+                    table = table.set_column(i, name, col)
+            yield table.to_pandas()
 
 
-def _repeat_candidates(path: Path, size: int) -> tuple[np.ndarray, int, dict[str, int]]:
+def _repeat_candidates(docs: _DocumentsFile, size: int) -> tuple[np.ndarray, int, dict[str, int]]:
     """A first pass over ids and texts only: the rows whose id may repeat another's.
 
     Duplicate ids must be known before the first row is labelled; rather than every id
@@ -356,7 +368,7 @@ def _repeat_candidates(path: Path, size: int) -> tuple[np.ndarray, int, dict[str
     hashes: list[np.ndarray] = []
     numbers: list[np.ndarray] = []
     offset = 0
-    for chunk in _chunks(path, size, ["id", "text"]):
+    for chunk in docs.chunks(size, ["id", "text"]):
         ok: list[int] = []
         for k, (rid, text) in enumerate(zip(chunk["id"], chunk["text"], strict=True)):
             problem = _row_problem(rid, text)
@@ -618,7 +630,7 @@ class _FirstPass:
 
 
 def _first_pass(
-    path: Path,
+    docs_file: _DocumentsFile,
     size: int,
     where: str,
     repeats: np.ndarray,
@@ -629,15 +641,14 @@ def _first_pass(
 ) -> _FirstPass:
     """The labeling functions over the corpus, a chunk at a time: votes in memory, each
     chunk's cue notes (``WeakLabeler.notes``) pickled to ``spill`` for the second pass."""
-    n_in = pq.ParquetFile(path).metadata.num_rows
     rows = _RowFilter(where, repeats)
-    keep_mask = np.zeros(n_in, dtype=bool)
+    keep_mask = np.zeros(docs_file.n_rows, dtype=bool)
     votes = _Votes(list(labeler.stance.targets))
     found: dict[str, int] = {}
     mentions: dict[str, dict[str, int]] = {}
     digest = hashlib.sha256()
     offset = 0
-    for chunk in _chunks(path, size):
+    for chunk in docs_file.chunks(size):
         keep = rows.keep(chunk, offset)
         keep_mask[np.asarray(keep, dtype=np.int64) + offset] = True
         offset += len(chunk)
@@ -661,7 +672,7 @@ def _first_pass(
 
 
 def _second_pass(
-    path: Path,
+    docs_file: _DocumentsFile,
     size: int,
     first: _FirstPass,
     spill,
@@ -683,7 +694,7 @@ def _second_pass(
     with atomic_path(out / "labels.parquet") as tmp, tempfile.TemporaryFile() as spool:
         tasks = _TaskFile(targets, spool)
         with pq.ParquetWriter(tmp, schema) as writer:
-            for chunk in _chunks(path, size):
+            for chunk in docs_file.chunks(size):
                 keep = np.flatnonzero(first.keep[offset : offset + len(chunk)])
                 offset += len(chunk)
                 if not len(keep):
@@ -727,10 +738,10 @@ def run_label(
     the votes; the second pass streams the label rows to ``labels.parquet`` and the
     Label Studio tasks to a temporary file. Same output as labelling all at once.
     """
-    path = _documents_file(documents)
+    docs_file = _DocumentsFile.open(documents)
     where = str(documents)
-    n_in = pq.ParquetFile(path).metadata.num_rows
-    repeats, n_usable, skipped0 = _repeat_candidates(path, chunk_size)
+    n_in = docs_file.n_rows
+    repeats, n_usable, skipped0 = _repeat_candidates(docs_file, chunk_size)
     if not n_usable:
         raise ValueError(
             f"{documents}: no document can be labelled ({n_in} rows, skipped: {skipped0 or 'none'})"
@@ -744,7 +755,7 @@ def run_label(
     wanted = gold_ids | _jsonl_ids(cfg.annotations)
 
     with tempfile.TemporaryFile() as spill:
-        first = _first_pass(path, chunk_size, where, repeats, labeler, gold_ids, wanted, spill)
+        first = _first_pass(docs_file, chunk_size, where, repeats, labeler, gold_ids, wanted, spill)
         mats, pairs, found = first.mats, first.pairs, first.found
 
         problems: list[str] = []
@@ -789,7 +800,7 @@ def run_label(
         out.mkdir(parents=True, exist_ok=True)
         spill.seek(0)
         n_rows, n_gold, distribution = _second_pass(
-            path,
+            docs_file,
             chunk_size,
             first,
             spill,
@@ -838,7 +849,7 @@ def run_label(
     def documents_meta(columns: list[str]) -> pd.DataFrame:
         """The labelled rows' metadata (no text), for MLflow's dataset lineage."""
         parts, offset = [], 0
-        for chunk in _chunks(path, chunk_size, columns):
+        for chunk in docs_file.chunks(chunk_size, columns):
             parts.append(chunk[first.keep[offset : offset + len(chunk)]])
             offset += len(chunk)
         meta = pd.concat(parts, ignore_index=True)
@@ -846,7 +857,7 @@ def run_label(
         return meta
 
     _log_mlflow(
-        pq.ParquetFile(path).schema_arrow.names,
+        docs_file.names,
         documents_meta,
         first.digest,
         out,
