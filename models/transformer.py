@@ -108,10 +108,10 @@ class StaticInputInt8Linear(nn.Module):
     activations to 7 bits so their 16-bit pair sums cannot saturate; inputs outside the
     range are clipped to it for the same reason."""
 
-    def __init__(self, dynamic: nn.Module, bound: float | list[float]) -> None:
+    def __init__(self, dynamic: nn.Module, bound: list[float]) -> None:
         super().__init__()
         self.packed = dynamic._packed_params._packed_params
-        lo, hi = (-float(bound), float(bound)) if isinstance(bound, int | float) else bound
+        lo, hi = bound
         self.low, self.high = min(float(lo), 0.0), max(float(hi), 0.0)
         self.scale = max(self.high - self.low, 1e-6) / 127
         self.zero_point = min(127, max(0, round(-self.low / self.scale)))
@@ -607,16 +607,16 @@ class TransformerModel(TextModel):
         budget = self.cfg.eval_batch_tokens
         batches: list[list[int]] = []
         cur: list[int] = []
+        cur_n = 0  # the padded length of the batch being filled
         for i in order:  # ascending: the newest text is the longest of its batch
             n = self._padded(lengths[i])
             if cur and (
-                len(cur) >= self.cfg.eval_batch_size
-                or (len(cur) + 1) * n > budget
-                or n != self._padded(lengths[cur[-1]])
+                len(cur) >= self.cfg.eval_batch_size or (len(cur) + 1) * n > budget or n != cur_n
             ):
                 batches.append(cur)
                 cur = []
             cur.append(i)
+            cur_n = n
         if cur:
             batches.append(cur)
         return batches

@@ -282,18 +282,18 @@ def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfi
     chosen = bundle
     if tcfg.quantize != "never":
         model.calibrate_int8(data.dev.texts, data.dev.targets)  # fixed int8 scales
-    if tcfg.quantize != "never" and model.set_inference("int8") == "int8":
-        int8_bundle = calibrated(model, data)
-        _, int8 = selection_score(int8_bundle, data)
-        record["int8"] = int8
-        drop = fp32 - int8
-        if tcfg.quantize == "always" or drop <= tcfg.quantize_tolerance:
-            chosen = int8_bundle
+        if model.set_inference("int8") == "int8":
+            int8_bundle = calibrated(model, data)
+            _, int8 = selection_score(int8_bundle, data)
+            record["int8"] = int8
+            drop = fp32 - int8
+            if tcfg.quantize == "always" or drop <= tcfg.quantize_tolerance:
+                chosen = int8_bundle
+            else:
+                record["reason"] = f"int8 drops {name} by {drop:.4f} > {tcfg.quantize_tolerance}"
+                model.set_inference("fp32")
         else:
-            record["reason"] = f"int8 drops {name} by {drop:.4f} > {tcfg.quantize_tolerance}"
-            model.set_inference("fp32")
-    elif tcfg.quantize != "never":
-        record["reason"] = f"int8 unavailable on {model.device}"
+            record["reason"] = f"int8 unavailable on {model.device}"
     record["mode"] = model.inference
     chosen.info["inference"] = record
     return chosen
