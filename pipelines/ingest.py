@@ -469,12 +469,18 @@ def log_ingest_run(report: IngestReport, output: str | Path) -> None:
         tracking.log_dataset(df, str(out / "documents.parquet"), "documents", "output")
 
 
-def read_documents(path: str | Path) -> pd.DataFrame:
+def documents_path(path: str | Path) -> Path:
+    """The documents file ingest wrote: ``path`` itself, or ``documents.parquet`` in it."""
     p = Path(path)
     if p.is_dir():
         p = p / "documents.parquet"
     if not p.exists():
         raise IngestError(f"{p}: not found; run `mediaframe ingest` first")
+    return p
+
+
+def read_documents(path: str | Path) -> pd.DataFrame:
+    p = documents_path(path)
     df = pd.read_parquet(p)
     missing = [c for c in ("id", "text") if c not in df.columns]
     if missing:

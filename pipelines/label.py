@@ -44,7 +44,7 @@ from pipelines import tracking
 from pipelines.atomic import atomic_path
 from pipelines.config import LabelConfig
 from pipelines.evaluate import bootstrap_ci, multiclass_metrics, multilabel_metrics
-from pipelines.ingest import IngestError
+from pipelines.ingest import IngestError, documents_path
 from pipelines.readers import iter_parquet
 
 
@@ -328,11 +328,7 @@ class _DocumentsFile:
 
     @classmethod
     def open(cls, documents: str | Path) -> _DocumentsFile:
-        p = Path(documents)
-        if p.is_dir():
-            p = p / "documents.parquet"
-        if not p.exists():
-            raise IngestError(f"{p}: not found; run `mediaframe ingest` first")
+        p = documents_path(documents)
         pf = pq.ParquetFile(p)
         try:
             names = pf.schema_arrow.names
