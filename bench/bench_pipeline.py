@@ -383,6 +383,11 @@ def main() -> None:
     ap.add_argument(
         "--model-rows", type=int, default=0, help="also fit the label model on votes tiled to N"
     )
+    ap.add_argument(
+        "--scaling-stages",
+        default=",".join(SCALING_STAGES),
+        help="comma-separated stages for the scaling runs (default: %(default)s)",
+    )
     ap.add_argument("--quick", action="store_true", help="2,000 docs, scaling 1k/2k/4k")
     ap.add_argument("--workdir", help="keep generated data here (default: a temp dir)")
     ap.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
@@ -405,6 +410,9 @@ def main() -> None:
         args.train_docs, args.embed_docs = 1000, 100
     limits = {"train": args.train_docs, "embedding": args.embed_docs, "model_rows": 0}
     sizes = [int(x) for x in args.scaling.split(",") if x]
+    stages = [x for x in args.scaling_stages.split(",") if x]
+    if unknown := set(stages) - set(SCALING_STAGES):
+        ap.error(f"--scaling-stages: not a scaling stage: {', '.join(sorted(unknown))}")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="mediaframe-bench-"))
     t0 = time.time()
     uptime = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
@@ -413,11 +421,11 @@ def main() -> None:
         scaling = list(full) if args.docs in sizes else []
         for n in sizes:
             if n != args.docs:
-                scaling += run_size(n, SCALING_STAGES, root, limits)
+                scaling += run_size(n, stages, root, limits)
     finally:
         if not args.workdir:
             shutil.rmtree(root, ignore_errors=True)
-    scaling = [r for r in scaling if r["stage"] in SCALING_STAGES]
+    scaling = [r for r in scaling if r["stage"] in stages]
     png = ROOT / "bench" / ("scaling-quick.png" if args.quick else "scaling.png")
     if sizes:
         plot(scaling, png)
