@@ -71,36 +71,42 @@ def one_thread_worker(length: int, n: int, part: int, mode: str) -> None:
     import torch
 
     torch.set_num_threads(1)
-    model, ids, mask = load(length, n)
+    model = load_model()
     if mode == "int8":
         from models.transformer import quantize_int8
 
         model = quantize_int8(model)
+    ids, mask = encoded(length, n)
     half = len(ids) // 2
     sl = slice(part * half, (part + 1) * half)
-    run = torch_runner(model, ids[sl], mask[sl])
-    run()  # warm-up, as in the one-process rows
-    t = time.perf_counter()
-    run()
-    print(json.dumps({"seconds": time.perf_counter() - t, "n": half}))
+    per_second = rate(torch_runner(model, ids[sl], mask[sl]), half, repeats=1)
+    print(json.dumps({"seconds": half / per_second, "n": half}))
 
 
-def load(length: int, n: int, attn: str = "sdpa"):
+def load_model(attn: str = "sdpa"):
+    """MiniLM-L6 with a 3-class head, the same random head in every process (seed 0)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     from models.encoder import resolve_model_path
 
-    path = resolve_model_path(ENCODER)
-    tok = AutoTokenizer.from_pretrained(path)
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=3, attn_implementation=attn
+    return AutoModelForSequenceClassification.from_pretrained(
+        resolve_model_path(ENCODER), num_labels=3, attn_implementation=attn
     ).eval()
+
+
+def encoded(length: int, n: int):
+    """Token ids and attention mask of ``n`` texts cut to ``length``, padded per call."""
+    from transformers import AutoTokenizer
+
+    from models.encoder import resolve_model_path
+
+    tok = AutoTokenizer.from_pretrained(resolve_model_path(ENCODER))
     enc = tok(
         texts_at_cap(n), truncation=True, max_length=length, padding=True, return_tensors="pt"
     )
-    return model, enc["input_ids"], enc["attention_mask"]
+    return enc["input_ids"], enc["attention_mask"]
 
 
 def two_processes(length: int, n: int, mode: str) -> float:
@@ -159,7 +165,8 @@ def bench(length: int, n: int) -> list[dict]:
     from models.transformer import quantize_int8
 
     torch.set_num_threads(2)
-    model, ids, mask = load(length, n)
+    model = load_model()
+    ids, mask = encoded(length, n)
     rates: dict[str, float] = {}
 
     def add(name: str, value: float) -> None:
@@ -168,7 +175,7 @@ def bench(length: int, n: int) -> list[dict]:
 
     add("torch fp32 (SDPA attention)", rate(torch_runner(model, ids, mask), n))
     add("torch int8 dynamic", rate(torch_runner(quantize_int8(copy.deepcopy(model)), ids, mask), n))
-    eager, _, _ = load(length, 8, attn="eager")
+    eager = load_model(attn="eager")
     add("torch fp32, eager attention", rate(torch_runner(eager, ids, mask), n))
     del eager
     import torch._inductor.config as inductor
