@@ -395,10 +395,14 @@ def plot(scaling: list[dict[str, Any]], path: Path) -> None:
     from matplotlib.ticker import NullFormatter
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.6))
-    sizes = sorted({r["n"] for r in scaling})
+
+    def size(r: dict[str, Any]) -> int:  # the corpus size: ingest may drop a few
+        return r.get("corpus_docs", r["n"])
+
+    sizes = sorted({size(r) for r in scaling})
     for stage in dict.fromkeys(r["stage"] for r in scaling):
-        rs = sorted((r for r in scaling if r["stage"] == stage), key=lambda r: r["n"])
-        ns = [r["n"] for r in rs]
+        rs = sorted((r for r in scaling if r["stage"] == stage), key=size)
+        ns = [size(r) for r in rs]
         ax_t.plot(ns, [r["cpu_seconds"] for r in rs], marker="o", label=stage)
         ax_m.plot(ns, [r["peak_rss_mb"] for r in rs], marker="o", label=stage)
     ax_t.set(xscale="log", yscale="log", xlabel="documents", ylabel="CPU seconds")
