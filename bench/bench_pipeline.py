@@ -313,11 +313,13 @@ def run_stage(stage: str, work: Path, limit: int) -> dict[str, Any]:
     """One stage in a fresh interpreter; its peak RSS is its own."""
     cmd = [sys.executable, __file__, "--stage", stage, "--work", str(work), "--limit", str(limit)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
+    started = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"stage {stage} failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["stage"] = stage
+    out["wall_interval"] = [started, time.time()]
     out["per_second"] = out["n"] / out["seconds"]
     out["per_cpu_second"] = out["n"] / max(out["cpu_seconds"], 1e-9)
     print(
@@ -347,23 +349,32 @@ def run_stages(stages: list[str], work: Path, limits: dict[str, int], jobs: int)
     Each stage is one single-threaded process (the baseline's fit aside), so on 2 cores
     rules and scoring, which both only read the ingested corpus, can share the machine and
     a 1M-document run takes the longest stage's time instead of the sum. Docs per CPU
-    second stay comparable; wall seconds of stages that ran side by side do not.
+    second stay comparable; wall seconds of stages that ran side by side do not, so each
+    row names in ``beside`` the stages whose run overlapped its own.
     """
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+    jobs = max(jobs, 1)
     results: dict[str, dict[str, Any]] = {}
     pending = list(stages)
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         running: dict[Any, str] = {}
         while pending or running:
             for s in list(pending):
                 blocked = [d for d in NEEDS[s] if d in stages and d not in results]
-                if len(running) < max(jobs, 1) and not blocked:
-                    running[pool.submit(run_stage, s, work, limits.get(s, 0))] = s
+                if len(running) < jobs and not blocked:
+                    running[pool.submit(run_stage, s, work, limits[s])] = s
                     pending.remove(s)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in done:
                 results[running.pop(f)] = f.result()
+    for s, r in results.items():
+        a0, a1 = r["wall_interval"]
+        r["beside"] = [
+            o
+            for o, q in results.items()
+            if o != s and q["wall_interval"][0] < a1 and a0 < q["wall_interval"][1]
+        ]
     return [results[s] for s in stages]
 
 
@@ -381,8 +392,13 @@ def run_size(
         rows[-1]["stage"] = "label_model (tiled)"
     for r in rows:
         r["corpus_docs"] = n
-        r["side_by_side"] = jobs > 1
     return rows
+
+
+def corpus_size(row: dict[str, Any]) -> int:
+    """The size a scaling row belongs to: the generated corpus, not the documents a stage
+    saw (ingest drops a few near-duplicates, so rules see 999,997 of 1,000,000)."""
+    return row.get("corpus_docs", row["n"])
 
 
 def plot(scaling: list[dict[str, Any]], path: Path) -> None:
@@ -395,14 +411,10 @@ def plot(scaling: list[dict[str, Any]], path: Path) -> None:
     from matplotlib.ticker import NullFormatter
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.6))
-
-    def size(r: dict[str, Any]) -> int:  # the corpus size: ingest may drop a few
-        return r.get("corpus_docs", r["n"])
-
-    sizes = sorted({size(r) for r in scaling})
+    sizes = sorted({corpus_size(r) for r in scaling})
     for stage in dict.fromkeys(r["stage"] for r in scaling):
-        rs = sorted((r for r in scaling if r["stage"] == stage), key=size)
-        ns = [size(r) for r in rs]
+        rs = sorted((r for r in scaling if r["stage"] == stage), key=corpus_size)
+        ns = [corpus_size(r) for r in rs]
         ax_t.plot(ns, [r["cpu_seconds"] for r in rs], marker="o", label=stage)
         ax_m.plot(ns, [r["peak_rss_mb"] for r in rs], marker="o", label=stage)
     ax_t.set(xscale="log", yscale="log", xlabel="documents", ylabel="CPU seconds")
@@ -488,9 +500,9 @@ def main() -> None:
     if args.merge_scaling:
         earlier = json.loads(Path(args.merge_scaling).read_text())
         for r in earlier["scaling"]:
-            if r["stage"] in stages and r["n"] not in sizes:
+            if r["stage"] in stages and corpus_size(r) not in sizes:
                 scaling.append({**r, "from": f"{earlier['date']}: {earlier['command']}"})
-        scaling.sort(key=lambda r: (stages.index(r["stage"]), r["n"]))
+        scaling.sort(key=lambda r: (stages.index(r["stage"]), corpus_size(r)))
     png = ROOT / "bench" / ("scaling-quick.png" if args.quick else "scaling.png")
     if sizes:
         plot(scaling, png)
