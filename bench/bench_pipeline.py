@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -309,15 +310,28 @@ SCALING_STAGES = ["ingest", "rules", "label", "label_model", "score"]
 
 
 # ----------------------------------------------------------------------------- driver
+# stage processes still running, so that one stage's failure can stop the one beside it
+# at once instead of after up to an hour and a half of work nobody will read
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
+
+
 def run_stage(stage: str, work: Path, limit: int) -> dict[str, Any]:
     """One stage in a fresh interpreter; its peak RSS is its own."""
     cmd = [sys.executable, __file__, "--stage", stage, "--work", str(work), "--limit", str(limit)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
     started = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        stdout, stderr = proc.communicate()
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     if proc.returncode != 0:
-        raise RuntimeError(f"stage {stage} failed:\n{proc.stderr[-3000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"stage {stage} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    out = json.loads(stdout.strip().splitlines()[-1])
     out["stage"] = stage
     out["wall_interval"] = [started, time.time()]
     out["per_second"] = out["n"] / out["seconds"]
@@ -367,7 +381,14 @@ def run_stages(stages: list[str], work: Path, limits: dict[str, int], jobs: int)
                     pending.remove(s)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in done:
-                results[running.pop(f)] = f.result()
+                stage = running.pop(f)
+                try:
+                    results[stage] = f.result()
+                except BaseException:
+                    with _LIVE_LOCK:
+                        for proc in _LIVE:
+                            proc.kill()
+                    raise
     for s, r in results.items():
         a0, a1 = r["wall_interval"]
         r["beside"] = [
