@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -113,9 +112,10 @@ class BaselineModel(TextModel):
     def _classifier(self, C: float | None = None):
         c = C if C is not None else self.cfg.C
         if self.cfg.classifier == "linear_svm":
-            return CalibratedClassifierCV(
-                LinearSVC(C=c, class_weight=self.cfg.class_weight), cv=3, method="sigmoid"
-            )
+            # Margins, not probabilities: ``_proba`` squashes them and the bundle's
+            # temperature, fitted on the tuning cut as for every family, calibrates them.
+            # A cross-validated sigmoid would hold a third of a small training set out.
+            return LinearSVC(C=c, class_weight=self.cfg.class_weight)
         return LogisticRegression(
             C=c,
             class_weight=self.cfg.class_weight,
@@ -216,14 +216,14 @@ class BaselineModel(TextModel):
         if self.spec.kind == "multiclass":
             clf = self.estimators[0]
             out = np.zeros((len(texts), len(self.spec.labels)))
-            out[:, clf.classes_] = clf.predict_proba(F)
+            out[:, clf.classes_] = _proba(clf, F)
             return out
         out = np.zeros((len(texts), len(self.spec.labels)))
         for j, clf in enumerate(self.estimators):
             if clf is None:
                 out[:, j] = self.constant[j]
             else:
-                out[:, j] = clf.predict_proba(F)[:, list(clf.classes_).index(1)]
+                out[:, j] = _proba(clf, F)[:, list(clf.classes_).index(1)]
         return out
 
     def save(self, path: Path) -> None:
@@ -252,6 +252,20 @@ class BaselineModel(TextModel):
         )
         m.spans = state.get("spans", False)
         return m
+
+
+def _proba(clf, F) -> np.ndarray:
+    """Class probabilities in ``clf.classes_`` order; an SVM's margins through a softmax
+    (a sigmoid against zero when there are two classes). Bundles saved with the earlier
+    cross-validated sigmoid SVM still load: they have ``predict_proba``."""
+    if hasattr(clf, "predict_proba"):
+        return clf.predict_proba(F)
+    d = np.asarray(clf.decision_function(F), dtype=float)
+    if d.ndim == 1:
+        d = np.stack([-d / 2, d / 2], axis=1)  # softmax of (-d/2, d/2) is sigmoid(d)
+    d -= d.max(axis=1, keepdims=True)
+    e = np.exp(d)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _quick_f1(kind: str, y: np.ndarray, p: np.ndarray) -> float:

@@ -84,6 +84,33 @@ def test_baseline_pairs_condition_on_the_target() -> None:
     assert p[0].argmax() == 0 and p[1].argmax() == 1
 
 
+def test_linear_svm_probabilities_follow_its_margins_and_take_a_temperature() -> None:
+    texts = POS + NEG + ["the tariffs and the troops"] * 2
+    three = Examples([f"t{i}" for i in range(10)], texts, np.array([0] * 4 + [1] * 4 + [2] * 2))
+    spec = TaskSpec("t", "multiclass", ["security", "economic", "mixed"])
+    m = BaselineModel(spec, BaselineConfig(classifier="linear_svm", C=1.0))
+    m.fit(three)
+    probe = ["missiles at the frontier", "trade deficit and prices", "the tariffs and the troops"]
+    p = m.predict_proba(probe)
+    svm = m.estimators[0]
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert (p.argmax(axis=1) == svm.predict(m.features.transform(m._frame(probe, None)))).all()
+    assert list(p.argmax(axis=1)) == [0, 1, 2]
+    # the bundle sharpens or flattens the margins' softmax without changing the decision
+    sharp = ModelBundle(m, temperature=0.5).predict_proba(probe)
+    assert (sharp.max(axis=1) > p.max(axis=1)).all()
+    assert (sharp.argmax(axis=1) == p.argmax(axis=1)).all()
+    # two classes: one margin, read as a sigmoid against zero
+    two = Examples([f"b{i}" for i in range(8)], POS + NEG, np.array([0] * 4 + [1] * 4))
+    m2 = BaselineModel(
+        TaskSpec("b", "multiclass", ["security", "economic"]),
+        BaselineConfig(classifier="linear_svm"),
+    )
+    m2.fit(two)
+    margin = m2.estimators[0].decision_function(m2.features.transform(m2._frame(probe[:2], None)))
+    assert np.allclose(m2.predict_proba(probe[:2])[:, 1], 1 / (1 + np.exp(-margin)))
+
+
 def test_bundle_save_load_gives_same_probabilities(tmp_path: Path) -> None:
     m = BaselineModel(FRAMES)
     m.fit(frames_data())
