@@ -159,6 +159,14 @@ class Adapter:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ overridable
+    def extra_train(
+        self, train: Examples, data_dir: Path, opts: AdapterOptions, family: str
+    ) -> Examples:
+        """More training examples drawn from the training items' other fields; none by
+        default. Only the training part grows: the tuning cut and the scored sets keep the
+        configured input, so thresholds and figures are about what is scored."""
+        return train
+
     def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
         """The fixed dev split of the pool: stratified and seeded (override for groups)."""
         return stratified_cut(strata_of(pool, spec.kind), fraction, seed)
@@ -253,6 +261,11 @@ class GvfcOptions(AdapterOptions):
     input: Literal["headline", "headline_lead"] = Field(
         "headline", description="the headline alone, or headline + the first 3 sentences"
     )
+    lead_examples: list[Literal["baseline", "transformer"]] = Field(
+        default_factory=list,
+        description="model families that also train on each training article's headline + "
+        "lead as an example of its own, with the article's frame; scoring still reads `input`",
+    )
 
 
 class GvfcAdapter(Adapter):
@@ -305,6 +318,39 @@ class GvfcAdapter(Adapter):
 
     def read_tests(self, test_dir: Path, opts: AdapterOptions) -> dict[str, Examples]:
         return {"": self._read(test_dir / GVFC_FILE, opts)}
+
+    def extra_train(
+        self, train: Examples, data_dir: Path, opts: AdapterOptions, family: str
+    ) -> Examples:
+        """Headline + lead of each training article beside its headline.
+
+        A headline has eight words; its lead has sixty-odd about the same frame. As extra
+        examples they give a bag-of-n-grams model the vocabulary a new headline may use
+        (on three dev splits, +4.5 points of accuracy for the linear SVM), while reading
+        them as the input itself dilutes the headline (RESULTS.md).
+        """
+        assert isinstance(opts, GvfcOptions)
+        if family not in opts.lead_examples or opts.input == "headline_lead":
+            return train
+        full = self._read(data_dir / GVFC_FILE, opts.model_copy(update={"input": "headline_lead"}))
+        lead_of = dict(zip(full.ids, full.texts, strict=True))
+        keep = [
+            i
+            for i, (d, t) in enumerate(zip(train.ids, train.texts, strict=True))
+            if lead_of.get(d, t) != t
+        ]
+        if not keep:
+            return train
+        extra = train.subset(keep)
+        extra = Examples(
+            [f"{d}#lead" for d in extra.ids],
+            [lead_of[d] for d in extra.ids],
+            extra.y,
+            extra.targets,
+            extra.weights,
+            extra.groups,
+        )
+        return concat_examples([train, extra])
 
 
 # ============================================================================ SemEval-2023

@@ -261,9 +261,13 @@ def run_benchmark(
         Path(data_dir), Path(test_dir) if test_dir else None, opts, cfg.dev_fraction, cfg.seed
     )
     data.train = subsample(data.train, data.spec, cfg.subsample, cfg.seed)
+    family = "transformer" if model == "transformer" else "baseline"
+    n_items = len(data.train)
+    data.train = adapter.extra_train(data.train, Path(data_dir), opts, family)
+    if len(data.train) > n_items:  # n_train counts examples; say how many were extra
+        data.notes["extra_train_examples"] = len(data.train) - n_items
     if model == "weak" and data.spec.kind != "multilabel":  # fail before any work
         weak_examples(Examples([], [], data.train.y[:0]), data.spec, cfg.weak)
-    family = "transformer" if model == "transformer" else "baseline"
     load_start = round(os.getloadavg()[0], 2)  # the cores are often shared: say how busy
     train_cfg = cfg.train_config(data.spec)
     split = data.split
@@ -388,9 +392,13 @@ def format_table(result: dict[str, Any]) -> str:
                 "trivial": round(result["trivial"][k], 4) if k in result["trivial"] else "",
             }
         )
+    extra = result.get("notes", {}).get("extra_train_examples", 0)
+    n_train = f"{result['n_train']}" + (
+        f" ({result['n_train'] - extra} + {extra} extra)" if extra else ""
+    )
     head = (
         f"{result['dataset']} / {result['model']} on {result['split']} "
-        f"(n_train={result['n_train']}, n_test={result['n_test']}, "
+        f"(n_train={n_train}, n_test={result['n_test']}, "
         f"train {result['train_seconds']:.1f}s, predict {result['predict_seconds']:.1f}s, "
         f"peak RSS {result['peak_rss_mb']:.0f} MB)"
     )

@@ -107,6 +107,29 @@ def test_gvfc_adapter_reads_headlines_codes_and_leads(tmp_path: Path) -> None:
     assert lead.texts[1] == "NRA sues over new gun law"  # no lead: the headline alone
 
 
+def test_gvfc_lead_examples_add_training_items_only_for_the_named_family(tmp_path: Path) -> None:
+    write_gvfc(
+        tmp_path,
+        [
+            ("1", "Florida shooter a troubled loner", "He was expelled. Police said.", "4"),
+            ("2", "NRA sues over new gun law", "", "1"),
+            ("4", "Shooting costs the city millions", "Budget hit.", "9"),
+        ],
+    )
+    a = GvfcAdapter()
+    opts = a.options({"lead_examples": ["baseline"]})
+    train = a.read_pool(tmp_path, opts).subset([0, 1])  # article 4 is not in this part
+    out = a.extra_train(train, tmp_path, opts, "baseline")
+    # the headlines stay first; article 2 has no lead, so nothing new to add for it
+    assert out.ids == ["gvfc:1", "gvfc:2", "gvfc:1#lead"]
+    assert out.texts[2] == "Florida shooter a troubled loner\n\nHe was expelled. Police said."
+    assert list(out.y) == [3, 0, 3]
+    assert a.extra_train(train, tmp_path, opts, "transformer") is train
+    assert a.extra_train(train, tmp_path, a.options({}), "baseline") is train
+    with pytest.raises(ValueError, match="lead_examples"):
+        a.options({"lead_examples": ["weak"]})
+
+
 def test_gvfc_adapter_names_file_row_and_field(tmp_path: Path) -> None:
     f = write_gvfc(tmp_path, [("1", "ok headline", "", "2"), ("2", "bad code", "", "12")])
     a = GvfcAdapter()
@@ -423,6 +446,7 @@ def test_gvfc_baseline_on_the_real_training_release(
     )
     assert rc == 0
     res = json.loads(out.read_text())
-    assert res["n_train"] + res["n_tune"] + res["n_test"] == 1040  # the release's 80%
+    extra = res.get("notes", {}).get("extra_train_examples", 0)  # headline + lead items
+    assert res["n_train"] - extra + res["n_tune"] + res["n_test"] == 1040  # the release's 80%
     assert res["n_test"] == 208
     assert res["metrics"]["accuracy"] > res["trivial"]["accuracy"] + 0.3
