@@ -57,7 +57,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     z = x - x.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -71,7 +71,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
         if kind == "multilabel":
             p = np.clip(_sigmoid(logits / t), 1e-7, 1 - 1e-7)
             return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
-        p = np.clip(_softmax(logits / t), 1e-7, 1)
+        p = np.clip(softmax(logits / t), 1e-7, 1)
         return float(-np.log(p[np.arange(len(y)), y]).mean())
 
     base = nll(1.0)
@@ -94,7 +94,7 @@ class ModelBundle:
         if self.temperature == 1.0:
             return self.model.predict_proba(texts, targets)
         z = self.model.logits(texts, targets) / self.temperature
-        return _sigmoid(z) if self.spec.kind == "multilabel" else _softmax(z)
+        return _sigmoid(z) if self.spec.kind == "multilabel" else softmax(z)
 
     def decide(self, probs: np.ndarray) -> list:
         """Multi-label: the labels over threshold; multiclass: the arg-max label."""

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from models.base import MetricLogger, TextModel
+from models.base import MetricLogger, TextModel, softmax
 from models.data import SPAN_OPEN, Examples, PolarityCues, TargetWindows, TaskSpec, span_context
 from models.pairs import HEDGING, REFUTING, SimilarityFeatures
 from pipelines.config import BaselineConfig
@@ -263,9 +263,7 @@ def _proba(clf, F) -> np.ndarray:
     d = np.asarray(clf.decision_function(F), dtype=float)
     if d.ndim == 1:
         d = np.stack([-d / 2, d / 2], axis=1)  # softmax of (-d/2, d/2) is sigmoid(d)
-    d -= d.max(axis=1, keepdims=True)
-    e = np.exp(d)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(d)
 
 
 def _quick_f1(kind: str, y: np.ndarray, p: np.ndarray) -> float:
