@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -339,16 +339,9 @@ class GvfcAdapter(Adapter):
             for i, (d, t) in enumerate(zip(train.ids, train.texts, strict=True))
             if lead_of.get(d, t) != t
         ]
-        if not keep:
-            return train
         extra = train.subset(keep)
-        extra = Examples(
-            [f"{d}#lead" for d in extra.ids],
-            [lead_of[d] for d in extra.ids],
-            extra.y,
-            extra.targets,
-            extra.weights,
-            extra.groups,
+        extra = replace(
+            extra, ids=[f"{d}#lead" for d in extra.ids], texts=[lead_of[d] for d in extra.ids]
         )
         return concat_examples([train, extra])
 
