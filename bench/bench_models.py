@@ -232,8 +232,9 @@ def bench_transformer(
 def quantisation_f1() -> list[dict]:
     """The int8 guard on the sample's trained transformers: dev scores, gold-test F1."""
     from models.base import ModelBundle
+    from models.training import calibrated, selection_score
     from pipelines.config import TrainConfig, load_config
-    from pipelines.train import build_task, calibrated, selection_score
+    from pipelines.train import build_task
 
     rows = []
     for task in ("frames", "stance"):

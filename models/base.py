@@ -136,12 +136,6 @@ class ModelBundle:
 
 
 def family_class(family: str) -> type[TextModel]:
-    if family == "baseline":
-        from models.baseline import BaselineModel
+    from models.registry import get_family
 
-        return BaselineModel
-    if family == "transformer":
-        from models.transformer import TransformerModel
-
-        return TransformerModel
-    raise ValueError(f"unknown model family {family!r} (baseline or transformer)")
+    return get_family(family).model()

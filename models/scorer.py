@@ -20,8 +20,8 @@ import pandas as pd
 from labeling.codebook import stance_from_dict
 from labeling.functions import Doc, StanceCues
 from labeling.schema import PASS_THROUGH
+from labeling.text import join_title_text
 from models.base import ModelBundle
-from pipelines.clean import join_title_text
 
 MAX_CHARS = 200_000  # longer texts are cut before scoring; the models read far less anyway
 INPUT_COLUMNS = ["id", "text", "title", "source", "date", "url"]

@@ -32,9 +32,10 @@ from pydantic import Field
 from labeling.codebook import load_codebook
 from models.base import MetricLogger, ModelBundle
 from models.data import Examples, TaskSpec, mark_spans
+from models.training import TaskData, fit_bundle
 from pipelines.config import Strict, TrainConfig
 from pipelines.evaluate import Evaluation
-from pipelines.train import TaskData, evaluate_bundle, fit_bundle
+from pipelines.train import evaluate_bundle
 
 
 class DatasetError(ValueError):
@@ -201,7 +202,7 @@ class Adapter:
         self, data: BenchData, family: str, cfg: TrainConfig, log: MetricLogger | None = None
     ) -> ModelBundle:
         """Train exactly as ``mediaframe train`` does (override only for a custom model)."""
-        return fit_bundle(data.task_data(), family, cfg, log=log)
+        return fit_bundle(data.task_data(), family, getattr(cfg, family), cfg.seed, log=log)
 
     def evaluate(
         self,

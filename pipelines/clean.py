@@ -323,12 +323,3 @@ def normalise_for_hash(title: str, text: str) -> str:
 def content_id(title: str, text: str) -> str:
     """Stable document id: a hash of the normalised title and text, not of the file."""
     return hashlib.sha256(normalise_for_hash(title, text).encode("utf-8")).hexdigest()[:16]
-
-
-def join_title_text(title: str | None, text: str | None) -> str:
-    """The one way title and body become model input, shared by training and scoring."""
-    title = (title or "").strip()
-    text = (text or "").strip()
-    if title and not text.startswith(title):
-        return f"{title}\n\n{text}" if text else title
-    return text

@@ -40,10 +40,10 @@ from labeling.gold import (
 )
 from labeling.schema import arrow_schema
 from labeling.weak import VoteMatrix, WeakLabeler, WeakLabels, to_rows
+from models.metrics import bootstrap_ci, multiclass_metrics, multilabel_metrics
 from pipelines import tracking
 from pipelines.atomic import atomic_path
 from pipelines.config import LabelConfig
-from pipelines.evaluate import bootstrap_ci, multiclass_metrics, multilabel_metrics
 from pipelines.ingest import IngestError, documents_path
 from pipelines.readers import iter_parquet
 

@@ -28,10 +28,10 @@ from mlflow import MlflowClient
 
 from labeling.codebook import load_stance
 from labeling.gold import read_jsonl, read_splits
+from models.metrics import multiclass_metrics, multilabel_metrics, paired_bootstrap
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
-from pipelines.evaluate import multiclass_metrics, multilabel_metrics, paired_bootstrap
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = [str(ROOT / p) for p in ("labeling", "models", "pipelines")]

@@ -16,9 +16,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from models.metrics import multiclass_metrics, multilabel_metrics, paired_bootstrap
 from pipelines import tracking
 from pipelines.config import RunConfig
-from pipelines.evaluate import multiclass_metrics, multilabel_metrics, paired_bootstrap
 
 
 def _step(name: str) -> None:

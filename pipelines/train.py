@@ -13,7 +13,6 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,36 +23,19 @@ import yaml
 
 from labeling.codebook import load_codebook, load_stance
 from labeling.gold import read_splits
-from models.base import ModelBundle, TextModel
+from labeling.text import join_title_text
+from models.base import ModelBundle
 from models.data import Examples, TaskSpec
+from models.training import TaskData, fit_bundle
 from pipelines import tracking
-from pipelines.clean import join_title_text
-from pipelines.config import TrainConfig, TransformerConfig, config_hash
-from pipelines.evaluate import (
-    Evaluation,
-    evaluate_multiclass,
-    evaluate_multilabel,
-    html_report,
-    multiclass_metrics,
-    multilabel_metrics,
-    tune_thresholds,
-)
+from pipelines.config import TrainConfig, config_hash
+from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
 
 STANCE_LABELS = ["favor", "against", "neutral"]
 
 
 class TrainDataError(ValueError):
     """Training data that cannot produce a meaningful model or evaluation."""
-
-
-@dataclass
-class TaskData:
-    spec: TaskSpec
-    train: Examples
-    dev: Examples
-    test: Examples
-    primary_test: list[str] | None = None
-    digest: str = ""
 
 
 def _load_tables(cfg: TrainConfig) -> pd.DataFrame:
@@ -191,114 +173,6 @@ def build_task(cfg: TrainConfig) -> TaskData:
     return build_frames(cfg) if cfg.task == "frames" else build_stance(cfg)
 
 
-def make_model(spec: TaskSpec, family: str, cfg: TrainConfig) -> TextModel:
-    if family == "baseline":
-        from models.baseline import BaselineModel
-
-        return BaselineModel(spec, cfg.baseline)
-    if family == "transformer":
-        from models.encoder import resolve_model_path
-        from models.transformer import TransformerModel
-
-        resolve_model_path(cfg.transformer.model_name_or_path)  # fail before any work
-        m = TransformerModel(spec, cfg.transformer)
-        m.seed = cfg.seed
-        return m
-    raise ValueError(f"unknown model family {family!r}")
-
-
-def fit_bundle(
-    data: TaskData,
-    family: str,
-    cfg: TrainConfig,
-    log=None,
-    checkpoint_dir: str | None = None,
-    resume_from: str | None = None,
-) -> ModelBundle:
-    """Fit, then calibrate and tune thresholds on dev: the one training path for all."""
-    model = make_model(data.spec, family, cfg)
-    if family == "transformer":
-        model.fit(
-            data.train,
-            data.dev,
-            log=log,
-            checkpoint_dir=checkpoint_dir,  # type: ignore[call-arg]
-            resume_from=resume_from,
-            stop_after_steps=cfg.transformer.stop_after_steps,
-        )
-    else:
-        model.fit(data.train, data.dev, log=log)
-    bundle = calibrated(model, data)
-    if family == "transformer":
-        bundle = choose_inference(bundle, data, cfg.transformer)
-    return bundle
-
-
-def calibrated(model: TextModel, data: TaskData) -> ModelBundle:
-    """Temperature and thresholds fitted on dev, for the model as it will predict."""
-    bundle = ModelBundle(model)
-    bundle.calibrate(data.dev)
-    if data.spec.kind == "multilabel":
-        dev_p = bundle.predict_proba(data.dev.texts, data.dev.targets)
-        bundle.thresholds = tune_thresholds(data.dev.y, dev_p).tolist()
-    return bundle
-
-
-def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> tuple[str, float]:
-    """The metric publish selects on: micro-F1 (frames), macro-F1 (stance)."""
-    ex, labels = (data.dev if split == "dev" else data.test), data.spec.labels
-    probs = bundle.predict_proba(ex.texts, ex.targets)
-    if data.spec.kind == "multilabel":
-        pred = (probs >= np.asarray(bundle.thresholds)).astype(int)
-        f1 = multilabel_metrics(ex.y, pred, labels, warn=False)["micro_f1"]
-        return f"{split}_micro_f1", float(f1)
-    truth = [labels[i] for i in ex.y]
-    pred_labels = [labels[i] for i in probs.argmax(axis=1)]
-    f1 = multiclass_metrics(truth, pred_labels, labels, warn=False)["macro_f1"]
-    return f"{split}_macro_f1", float(f1)
-
-
-def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfig) -> ModelBundle:
-    """Keep int8 CPU inference only if it costs at most ``quantize_tolerance`` on dev.
-
-    int8 is 1.3-1.4x faster on an idle CPU, more under load (bench/RESULTS.md), but
-    what it costs in accuracy depends on the model, so it is measured on every trained
-    model rather than assumed:
-    the fp32 and the int8 model each get their own temperature and thresholds on dev and
-    are scored with the selection metric. Both scores and the decision go into the
-    bundle (``info["inference"]``) and the run; the bundle predicts in the mode chosen.
-    """
-    from models.transformer import TransformerModel
-
-    model = bundle.model
-    assert isinstance(model, TransformerModel)
-    name, fp32 = selection_score(bundle, data)
-    record: dict[str, Any] = {
-        "policy": tcfg.quantize,
-        "tolerance": tcfg.quantize_tolerance,
-        "metric": name,
-        "fp32": fp32,
-    }
-    chosen = bundle
-    if tcfg.quantize != "never":
-        model.calibrate_int8(data.dev.texts, data.dev.targets)  # fixed int8 scales
-        if model.set_inference("int8") == "int8":
-            int8_bundle = calibrated(model, data)
-            _, int8 = selection_score(int8_bundle, data)
-            record["int8"] = int8
-            drop = fp32 - int8
-            if tcfg.quantize == "always" or drop <= tcfg.quantize_tolerance:
-                chosen = int8_bundle
-            else:
-                record["reason"] = f"int8 drops {name} by {drop:.4f} > {tcfg.quantize_tolerance}"
-                model.set_inference("fp32")
-        else:
-            record["reason"] = f"int8 unavailable on {model.device}"
-    record["mode"] = model.inference
-    chosen.info["inference"] = record
-    return chosen
-
-
 def evaluate_bundle(
     bundle: ModelBundle,
     data: TaskData,
@@ -391,7 +265,15 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
 
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
-        bundle = fit_bundle(data, family, cfg, log=log, checkpoint_dir=ckpt, resume_from=resume_dir)
+        bundle = fit_bundle(
+            data,
+            family,
+            getattr(cfg, family),
+            cfg.seed,
+            log=log,
+            checkpoint_dir=ckpt,
+            resume_from=resume_dir,
+        )
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
         bundle.info.update(

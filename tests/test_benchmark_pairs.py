@@ -17,12 +17,13 @@ import pytest
 from models.base import ModelBundle
 from models.baseline import BaselineModel
 from models.data import SPAN_CLOSE, SPAN_OPEN, Examples, TaskSpec, mark_spans, span_context
+from models.metrics import fnc_score
 from models.pairs import SimilarityFeatures
 from models.transformer import TransformerModel
 from pipelines.adapters import DatasetError, get_adapter
 from pipelines.cli import main
 from pipelines.config import BaselineConfig, TransformerConfig
-from pipelines.evaluate import evaluate_multiclass, fnc_score
+from pipelines.evaluate import evaluate_multiclass
 
 FNC_LABELS = ["agree", "disagree", "discuss", "unrelated"]
 SENTIMENT = ["negative", "neutral", "positive"]

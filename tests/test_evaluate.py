@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from pipelines.evaluate import (
+from models.metrics import (
     EvaluationError,
     ece,
-    evaluate_multiclass,
     fnc_score,
     multiclass_metrics,
     multilabel_metrics,
@@ -18,6 +17,7 @@ from pipelines.evaluate import (
     trivial_multilabel,
     tune_thresholds,
 )
+from pipelines.evaluate import evaluate_multiclass
 
 
 def test_multilabel_metrics_by_hand() -> None:

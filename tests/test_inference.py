@@ -16,12 +16,12 @@ import pytest
 import torch
 from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
 
+from labeling.text import join_title_text
 from models.base import ModelBundle
 from models.scorer import MediaframeModel
+from models.training import TaskData, calibrated, choose_inference
 from models.transformer import StaticInputInt8Linear, TransformerModel
-from pipelines.clean import join_title_text
 from pipelines.config import TransformerConfig
-from pipelines.train import TaskData, calibrated, choose_inference
 from tests.test_models import FAV, FRAMES, STANCE, frames_data, stance_data, tiny
 
 pytestmark = pytest.mark.slow  # trains two tiny transformers (seconds each on an idle box)

@@ -66,7 +66,7 @@ from models.encoder import (
     set_threads,
 )
 from models.pairs import SimilarityFeatures
-from pipelines.config import TransformerConfig
+from models.transformer.config import TransformerConfig
 from pipelines.progress import bar
 
 

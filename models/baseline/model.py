@@ -27,9 +27,9 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from models.base import MetricLogger, TextModel, softmax
+from models.baseline.config import BaselineConfig
 from models.data import SPAN_OPEN, Examples, PolarityCues, TargetWindows, TaskSpec, span_context
 from models.pairs import HEDGING, REFUTING, SimilarityFeatures
-from pipelines.config import BaselineConfig
 
 
 def _tfidf(cfg: BaselineConfig, max_features: int | None = None) -> TfidfVectorizer:

@@ -1,0 +1,136 @@
+"""The one fitting path every family takes: fit, calibrate, tune thresholds, pick inference.
+
+The training stage and the benchmarks both call ``fit_bundle``, so a model in a benchmark
+is the model a user would train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models.base import ModelBundle, TextModel
+from models.config import Strict
+from models.data import Examples, TaskSpec
+from models.metrics import multiclass_metrics, multilabel_metrics, selection_metric, tune_thresholds
+from models.registry import get_family
+from models.transformer.config import TransformerConfig
+
+
+@dataclass
+class TaskData:
+    """A task's examples: train to fit, dev to calibrate and select, test to report."""
+
+    spec: TaskSpec
+    train: Examples
+    dev: Examples
+    test: Examples
+    primary_test: list[str] | None = None
+    digest: str = ""
+
+
+def make_model(spec: TaskSpec, family: str, family_cfg: Strict, seed: int) -> TextModel:
+    """A new, unfitted model of ``family`` with its config section and the run's seed."""
+    if family == "transformer":
+        from models.encoder import resolve_model_path
+
+        resolve_model_path(family_cfg.model_name_or_path)  # type: ignore[attr-defined]
+    model = get_family(family).model()(spec, family_cfg)  # type: ignore[call-arg]
+    model.seed = seed
+    return model
+
+
+def fit_bundle(
+    data: TaskData,
+    family: str,
+    family_cfg: Strict,
+    seed: int,
+    log=None,
+    checkpoint_dir: str | None = None,
+    resume_from: str | None = None,
+) -> ModelBundle:
+    """Fit, then calibrate and tune thresholds on dev: the one training path for all."""
+    model = make_model(data.spec, family, family_cfg, seed)
+    if family == "transformer":
+        model.fit(
+            data.train,
+            data.dev,
+            log=log,
+            checkpoint_dir=checkpoint_dir,  # type: ignore[call-arg]
+            resume_from=resume_from,
+            stop_after_steps=family_cfg.stop_after_steps,  # type: ignore[attr-defined]
+        )
+    else:
+        model.fit(data.train, data.dev, log=log)
+    bundle = calibrated(model, data)
+    if family == "transformer":
+        bundle = choose_inference(bundle, data, family_cfg)  # type: ignore[arg-type]
+    return bundle
+
+
+def calibrated(model: TextModel, data: TaskData) -> ModelBundle:
+    """Temperature and thresholds fitted on dev, for the model as it will predict."""
+    bundle = ModelBundle(model)
+    bundle.calibrate(data.dev)
+    if data.spec.kind == "multilabel":
+        dev_p = bundle.predict_proba(data.dev.texts, data.dev.targets)
+        bundle.thresholds = tune_thresholds(data.dev.y, dev_p).tolist()
+    return bundle
+
+
+def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> tuple[str, float]:
+    """The selection metric (``models.metrics.selection_metric``) of ``split``, named."""
+    ex, labels = (data.dev if split == "dev" else data.test), data.spec.labels
+    probs = bundle.predict_proba(ex.texts, ex.targets)
+    metric = selection_metric(data.spec.kind)
+    if data.spec.kind == "multilabel":
+        pred = (probs >= np.asarray(bundle.thresholds)).astype(int)
+        value = multilabel_metrics(ex.y, pred, labels, warn=False)[metric]
+    else:
+        truth = [labels[i] for i in ex.y]
+        pred_labels = [labels[i] for i in probs.argmax(axis=1)]
+        value = multiclass_metrics(truth, pred_labels, labels, warn=False)[metric]
+    return f"{split}_{metric}", float(value)
+
+
+def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfig) -> ModelBundle:
+    """Keep int8 CPU inference only if it costs at most ``quantize_tolerance`` on dev.
+
+    int8 is 1.3-1.4x faster on an idle CPU, more under load (bench/RESULTS.md), but
+    what it costs in accuracy depends on the model, so it is measured on every trained
+    model rather than assumed:
+    the fp32 and the int8 model each get their own temperature and thresholds on dev and
+    are scored with the selection metric. Both scores and the decision go into the
+    bundle (``info["inference"]``) and the run; the bundle predicts in the mode chosen.
+    """
+    from models.transformer import TransformerModel
+
+    model = bundle.model
+    assert isinstance(model, TransformerModel)
+    name, fp32 = selection_score(bundle, data)
+    record: dict[str, Any] = {
+        "policy": tcfg.quantize,
+        "tolerance": tcfg.quantize_tolerance,
+        "metric": name,
+        "fp32": fp32,
+    }
+    chosen = bundle
+    if tcfg.quantize != "never":
+        model.calibrate_int8(data.dev.texts, data.dev.targets)  # fixed int8 scales
+        if model.set_inference("int8") == "int8":
+            int8_bundle = calibrated(model, data)
+            _, int8 = selection_score(int8_bundle, data)
+            record["int8"] = int8
+            drop = fp32 - int8
+            if tcfg.quantize == "always" or drop <= tcfg.quantize_tolerance:
+                chosen = int8_bundle
+            else:
+                record["reason"] = f"int8 drops {name} by {drop:.4f} > {tcfg.quantize_tolerance}"
+                model.set_inference("fp32")
+        else:
+            record["reason"] = f"int8 unavailable on {model.device}"
+    record["mode"] = model.inference
+    chosen.info["inference"] = record
+    return chosen
