@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ABSTAIN = -1
+from labeling.label_model import ABSTAIN
 
 
 def lf_summary(

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from labeling.codebook import Codebook, CueMatcher, StanceSpec, cue_to_regex
-
-ABSTAIN = -1
+from labeling.label_model import ABSTAIN
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Human gold labels: the JSONL format, Label Studio import/export, and validation.
+"""Human gold labels: the JSONL format, splits, and validation (Label Studio: ``studio``).
 
 Annotations (one row per document x annotator) are validated against the codebook and
 stance targets: unknown labels or unknown documents are listed back to the user, never
@@ -121,108 +121,29 @@ def read_splits(path: str | Path) -> dict[str, list[str]]:
     return {k: [str(x) for x in data[k]] for k in ("train", "dev", "test")}
 
 
-# ----------------------------------------------------------------------------- Label Studio
-def _choices(result: list[dict[str, Any]], name: str) -> list[str]:
-    for item in result:
-        if item.get("from_name") == name:
-            return list(item.get("value", {}).get("choices", []))
-    return []
-
-
-def from_label_studio(path: str | Path, targets: list[str]) -> list[Annotation]:
-    """Read a Label Studio JSON export made with :func:`label_studio_config`."""
-    tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-    out: list[Annotation] = []
-    for task in tasks:
-        doc_id = str(task.get("data", {}).get("id", task.get("id")))
-        for ann in task.get("annotations", []):
-            if ann.get("was_cancelled"):
-                continue
-            who = ann.get("completed_by")
-            if isinstance(who, dict):
-                who = who.get("email") or who.get("id")
-            res = ann.get("result", [])
-            primary = _choices(res, "primary_frame")
-            stance = {}
-            for t in targets:
-                ch = _choices(res, f"stance_{t}")
-                if ch:
-                    stance[t] = ch[0]
-            out.append(
-                Annotation(
-                    doc_id,
-                    str(who),
-                    _choices(res, "frames"),
-                    primary[0] if primary else None,
-                    stance,
-                )
-            )
-    return out
-
-
-def label_studio_config(frames: list[str], targets: dict[str, str]) -> str:
-    """The labeling interface XML that matches our import."""
-    fr = "\n".join(f'    <Choice value="{f}"/>' for f in frames)
-    st = "\n".join(
-        f'  <Header value="Stance toward {name}"/>\n'
-        f'  <Choices name="stance_{key}" toName="text" choice="single" required="true">\n'
-        + "\n".join(f'    <Choice value="{v}"/>' for v in STANCE_VALUES)
-        + "\n  </Choices>"
-        for key, name in targets.items()
-    )
-    return (
-        '<View>\n  <Header value="$title"/>\n  <Text name="text" value="$text"/>\n'
-        f'  <Choices name="frames" toName="text" choice="multiple">\n{fr}\n  </Choices>\n'
-        f'  <Choices name="primary_frame" toName="text" choice="single">\n{fr}\n'
-        f"  </Choices>\n{st}\n</View>\n"
-    )
-
-
-def to_label_studio(labels: list[dict[str, Any]], targets: list[str], model: str) -> list[dict]:
-    """Tasks with pre-annotations, most uncertain first, so annotators start where it helps.
-
-    ``labels`` rows carry id, title, text, frames, primary_frame, stance_<t>, an
-    ``uncertainty`` in [0, 1] and optionally a score.
-    """
-    return [
-        label_studio_task(row, targets, model)
-        for row in sorted(labels, key=lambda r: -float(r.get("uncertainty", 0.0)))
-    ]
-
-
-def label_studio_task(row: dict[str, Any], targets: list[str], model: str) -> dict:
-    """One task of ``to_label_studio``: the document and its pre-annotation."""
-    result = [
-        {
-            "from_name": "frames",
-            "to_name": "text",
-            "type": "choices",
-            "value": {"choices": list(row.get("frames") or [])},
-        },
-        {
-            "from_name": "primary_frame",
-            "to_name": "text",
-            "type": "choices",
-            "value": {"choices": [row["primary_frame"]] if row.get("primary_frame") else []},
-        },
-    ]
-    for t in targets:
-        if row.get(f"stance_{t}"):
-            result.append(
-                {
-                    "from_name": f"stance_{t}",
-                    "to_name": "text",
-                    "type": "choices",
-                    "value": {"choices": [row[f"stance_{t}"]]},
-                }
-            )
-    return {
-        "data": {"id": row["id"], "title": row.get("title") or "", "text": row["text"]},
-        "predictions": [
-            {
-                "model_version": model,
-                "score": 1.0 - float(row.get("uncertainty", 0)),
-                "result": result,
-            }
-        ],
-    }
+def apply_gold(
+    rows: list[dict],
+    gold: dict[str, Annotation],
+    keys: list[str],
+    targets: list[str],
+    labels: list[str],
+) -> int:
+    """Let gold win: overwrite the weak labels of each row in ``gold``; how many were."""
+    n = 0
+    for row in rows:
+        g = gold.get(row["id"])
+        if g is None:
+            continue
+        n += 1
+        row["frames"] = [k for k in keys if k in g.frames]
+        row["primary_frame"] = g.primary_frame or (
+            row["frames"][0] if row["frames"] else row["primary_frame"]
+        )
+        row["frame_probs"] = {k: float(k in g.frames) for k in keys}
+        for t in targets:
+            lab = g.stance.get(t, "not_mentioned")
+            row[f"stance_{t}"] = lab
+            row[f"stance_{t}_probs"] = {x: float(x == lab) for x in labels}
+        row["label_source"] = "gold"
+        row["evidence"] = ["gold", *row["evidence"]]
+    return n

@@ -9,10 +9,12 @@ problem. Items with no votes get the class prior rather than a made-up certainty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+# The one abstain vote of every vote matrix; functions, label models and analysis share it.
 ABSTAIN = -1
 
 
@@ -117,9 +119,31 @@ def _log(x: np.ndarray, fn) -> np.ndarray:
     return out
 
 
+# Every label model behind the one signature (votes, number of classes, function names).
+LabelModel = Callable[[np.ndarray, int, list[str]], FitResult]
+LABEL_MODELS: dict[str, LabelModel] = {
+    "majority_vote": lambda votes, n_classes, names: majority_vote(votes, n_classes),
+    "dawid_skene": dawid_skene,
+}
+
+
 def aggregate(method: str, votes: np.ndarray, n_classes: int, names: list[str]) -> FitResult:
-    if method == "majority_vote":
-        return majority_vote(votes, n_classes)
-    if method == "dawid_skene":
-        return dawid_skene(votes, n_classes, names)
-    raise ValueError(f"unknown label model {method!r} (use majority_vote or dawid_skene)")
+    """Probabilities of ``votes`` under the label model named ``method``."""
+    model = LABEL_MODELS.get(method)
+    if model is None:
+        raise ValueError(f"unknown label model {method!r} (use {' or '.join(LABEL_MODELS)})")
+    return model(votes, n_classes, names)
+
+
+def candidates(choice: str) -> list[str]:
+    """The label models to fit for a configured ``choice``: all of them for "auto"."""
+    return list(LABEL_MODELS) if choice == "auto" else [choice]
+
+
+def choose(scores: dict[str, dict[str, float]], metric: str) -> str:
+    """The label model with the best ``metric`` against gold (scored by the caller).
+
+    A model without the metric (no gold) counts as -1; ties go to Dawid-Skene, which
+    weighs functions by their estimated accuracy where majority vote cannot.
+    """
+    return max(scores, key=lambda m: (scores[m].get(metric, -1.0), m == "dawid_skene"))

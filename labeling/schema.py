@@ -11,7 +11,6 @@ from __future__ import annotations
 import pyarrow as pa
 
 PASS_THROUGH = ["title", "source", "date", "url", "lang"]
-STANCE_OUT = ["favor", "against", "neutral", "not_mentioned"]
 
 
 def arrow_schema(

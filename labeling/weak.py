@@ -1,13 +1,14 @@
 """Weak supervision end to end: apply labeling functions, aggregate, build label rows.
 
-This is the labeling module's engine; ``pipelines/label.py`` wraps it with files, gold
-labels and MLflow. A function that raises is reported by name with the document id and
-dropped for the rest of the run (counted), instead of failing the corpus.
+``labeling.stream`` runs it over a corpus a chunk at a time; ``pipelines/label.py`` wraps
+that with files, gold labels and MLflow. A function that raises is reported by name with
+the document id and dropped for the rest of the run (counted), instead of failing the
+corpus.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,6 @@ import pandas as pd
 
 from labeling.codebook import Codebook, StanceSpec
 from labeling.functions import (
-    ABSTAIN,
     Doc,
     FrameCues,
     LabelingFunction,
@@ -24,8 +24,10 @@ from labeling.functions import (
     embedding_functions,
     stance_functions,
 )
-from labeling.label_model import aggregate
-from pipelines.progress import progress
+from labeling.label_model import ABSTAIN, aggregate
+
+# Wraps the documents being labelled (a progress bar, say); labeling itself shows none.
+Progress = Callable[[Sequence[Doc]], Iterable[Doc]]
 
 NOT_MENTIONED = "not_mentioned"
 
@@ -76,8 +78,10 @@ class WeakLabeler:
         stance: StanceSpec,
         similarity: Callable[[list[Doc]], np.ndarray] | None = None,
         extra_lfs: Sequence[LabelingFunction] = (),
+        progress: Progress | None = None,
     ) -> None:
         self.codebook = codebook
+        self.progress = progress
         self.stance = stance
         self.frame_cues = FrameCues(codebook)
         self.stance_cues = StanceCues(stance)
@@ -124,7 +128,7 @@ class WeakLabeler:
         }
         pairs: list[tuple[int, str]] = []
         stance_rows: list[list[int]] = []
-        for i, doc in enumerate(progress(docs, desc="labeling functions", unit="doc")):
+        for i, doc in enumerate(self.progress(docs) if self.progress else docs):
             for k, lfs in by_frame.items():
                 for j, lf in enumerate(lfs):
                     frame_votes[k][i, j] = self._call(lf, doc)

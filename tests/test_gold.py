@@ -5,15 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labeling.gold import (
-    Annotation,
-    from_label_studio,
-    label_studio_config,
-    read_jsonl,
-    to_label_studio,
-    validate,
-    write_jsonl,
-)
+from labeling.gold import Annotation, read_jsonl, validate, write_jsonl
+from labeling.studio import from_label_studio, label_studio_config, to_label_studio
 
 FRAMES = ["economic", "political", "security_and_defense"]
 TARGETS = ["nato", "russia"]

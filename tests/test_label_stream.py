@@ -73,8 +73,8 @@ def test_any_chunk_size_gives_the_same_labels(tmp_path, tracking_uri_store, monk
             raise ValueError("boom")
         return 1
 
-    def labeler(*args) -> WeakLabeler:
-        return WeakLabeler(*args, extra_lfs=[raises_late])
+    def labeler(*args, **kwargs) -> WeakLabeler:
+        return WeakLabeler(*args, extra_lfs=[raises_late], **kwargs)
 
     monkeypatch.setattr(label_stage, "WeakLabeler", labeler)
     whole, whole_files = _run(tmp_path / "documents.parquet", tmp_path / "whole", cfg, 1000)
