@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
 
@@ -79,7 +80,7 @@ def _keyed_section(data: dict[str, Any], section: str, what: str, path: str):
 
 def cue_to_regex(cue: str, where: str) -> str:
     """Turn one cue into a regex fragment: phrase on word boundaries, * = word ending."""
-    cue = str(cue).strip()
+    cue = original = str(cue).strip()
     if not cue:
         raise CodebookError(f"{where}: empty cue")
     if cue.startswith("re:"):
@@ -93,13 +94,35 @@ def cue_to_regex(cue: str, where: str) -> str:
         tail = r"\b" if re.search(r"\w$", cue.rstrip("*")) or cue.endswith("*") else ""
         pattern = f"{lead}{pattern}{tail}"
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
         raise CodebookError(f"{where}: invalid regex {cue!r}: {exc}") from exc
+    if _matches_empty(compiled):
+        raise CodebookError(
+            f"{where}: cue {original!r} can match the empty string; a cue must match some text"
+        )
     return pattern
 
 
+# Texts on which a pattern that can match nothing shows it: empty, blank, a word end, a
+# sentence. A pattern that matches the empty string only elsewhere is still harmless at
+# run time: ``CueMatcher`` skips empty matches and always advances.
+_EMPTY_PROBES = ("", " ", "a", "NATO met.", "a b\n\nc-d 12", "Ä ы 中")
+
+
+def _matches_empty(pattern: regex.Pattern[str]) -> bool:
+    try:
+        return any(
+            m.end() == m.start()
+            for probe in _EMPTY_PROBES
+            for m in pattern.finditer(probe, timeout=CUE_TIMEOUT)
+        )
+    except TimeoutError:
+        return False  # slow, not empty: the timeout at run time names it
+
+
 _WORD = re.compile(r"\w+")
+CUE_TIMEOUT = 2.0  # seconds one regex cue may take on one text before the run stops
 
 
 def _first_word(cue: str) -> tuple[str | None, bool]:
@@ -146,16 +169,26 @@ class CueMatcher:
             ((name, str(cue)) for name, cues in groups.items() for cue in cues),
             key=lambda nc: -len(nc[1]),
         )
+        self.where = where
         self.names: list[str] = []
-        self.patterns: list[re.Pattern[str]] = []
+        self.cues: list[str] = []
+        self.patterns: list = []  # re patterns for plain cues, regex (with timeouts) for re:
         self.exact: dict[str, list[int]] = {}
         self.prefix: dict[str, list[int]] = {}
         self.searched: list[int] = []  # regex cues: no word to index them by
+        self._regex_cues: set[int] = set()
         for b, (name, cue) in enumerate(ordered):
             frag = cue_to_regex(cue, f"{where}: {name}")
             sensitive = cue.startswith("case:")
-            self.patterns.append(re.compile(frag if sensitive else f"(?i:{frag})"))
+            flagged = frag if sensitive else f"(?i:{frag})"
+            # Plain cues are escaped words and cannot backtrack badly; user regexes can,
+            # so they run under the ``regex`` module's timeout.
+            is_regex = cue.strip().startswith("re:")
+            self.patterns.append(regex.compile(flagged) if is_regex else re.compile(flagged))
+            if is_regex:
+                self._regex_cues.add(b)
             self.names.append(name)
+            self.cues.append(cue)
             word, is_prefix = _first_word(cue)
             if word is None:
                 self.searched.append(b)
@@ -187,20 +220,51 @@ class CueMatcher:
                 if cues:
                     starts.setdefault(w.start(), []).extend(cues)
         for b in self.searched:
-            pattern, pos = self.patterns[b], 0
-            while (m := pattern.search(text, pos)) is not None:
-                starts.setdefault(m.start(), []).append(b)
-                pos = m.start() + 1
+            for start in self._search_starts(b, text):
+                starts.setdefault(start, []).append(b)
         end = 0
         for s in sorted(starts):
             if s < end:
                 continue
             for b in sorted(starts[s]):
-                m = self.patterns[b].match(text, s)
-                if m is not None:
+                m = self._match(b, text, s)
+                if m is not None and m.end() > m.start():  # an empty match is no cue hit
                     yield self.names[b], m
-                    end = max(m.end(), s + 1)
+                    end = m.end()
                     break
+
+    def _search_starts(self, b: int, text: str) -> Iterator[int]:
+        """Where regex cue ``b`` can start; always advancing, so it ends on any pattern."""
+        pos, n = 0, len(text)
+        while pos <= n:
+            m = self._search(b, text, pos)
+            if m is None:
+                return
+            if m.end() > m.start():
+                yield m.start()
+            pos = m.start() + 1
+
+    def _search(self, b: int, text: str, pos: int):
+        if b not in self._regex_cues:
+            return self.patterns[b].search(text, pos)
+        try:
+            return self.patterns[b].search(text, pos, timeout=CUE_TIMEOUT)
+        except TimeoutError:
+            raise CodebookError(self._slow(b)) from None
+
+    def _match(self, b: int, text: str, pos: int):
+        if b not in self._regex_cues:
+            return self.patterns[b].match(text, pos)
+        try:
+            return self.patterns[b].match(text, pos, timeout=CUE_TIMEOUT)
+        except TimeoutError:
+            raise CodebookError(self._slow(b)) from None
+
+    def _slow(self, b: int) -> str:
+        return (
+            f"{self.where}: {self.names[b]}: cue {self.cues[b]!r} took over {CUE_TIMEOUT:g} s "
+            "on one text (catastrophic backtracking?); simplify the regex"
+        )
 
     def counts(self, text: str) -> dict[str, list[str]]:
         hits: dict[str, list[str]] = {}
