@@ -17,12 +17,14 @@ from typing import Any
 import regex
 import yaml
 
+from labeling.yamlio import BoundedLoader, YamlError, load_yaml, short
+
 
 class CodebookError(ValueError):
     """A codebook or stance file that cannot be used; names file and line."""
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(BoundedLoader):
     """SafeLoader that rejects duplicate keys and remembers where each key stood."""
 
 
@@ -48,15 +50,10 @@ def _load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
         raise CodebookError(f"{p}: file not found")
-    with p.open(encoding="utf-8") as fh:
-        loader = _LineLoader(fh)
-        loader.name = str(p)
-        try:
-            data = loader.get_single_data()
-        except yaml.YAMLError as exc:
-            raise CodebookError(f"{p}: not valid YAML: {exc}") from exc
-        finally:
-            loader.dispose()
+    try:
+        data = load_yaml(p.read_text(encoding="utf-8"), str(p), _LineLoader)
+    except (YamlError, UnicodeDecodeError) as exc:
+        raise CodebookError(short(exc) if isinstance(exc, YamlError) else f"{p}: {exc}") from None
     if not isinstance(data, dict):
         raise CodebookError(f"{p}: top level must be a mapping")
     return data
