@@ -35,8 +35,10 @@ from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ReportConfig
 from pipelines.evaluate import _plt, _png, html_report
+from pipelines.inputs import list_inputs
 from pipelines.progress import bar
 from pipelines.readers import iter_parquet
+from pipelines.shards import MANIFEST
 
 ALL = "(all sources)"
 NO_SOURCE = "(no source)"
@@ -69,28 +71,19 @@ class ReportResult:
 
 # ============================================================================ input
 def list_parquet(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Parquet files under ``inputs``; also the folders whose scoring is not finished."""
-    files: list[Path] = []
-    incomplete: list[str] = []
+    """Parquet files under ``inputs``; also the folders whose scoring is not finished.
+    Each input is listed on its own, so a folder with no Parquet in it is an error."""
+    what = "Parquet file (score output or labels.parquet)"
+    files = [
+        f
+        for x in inputs
+        for f in list_inputs([x], [".parquet"], what, skip_private=True, error=ReportError)
+    ]
+    incomplete = []
     for x in map(Path, inputs):
-        if not x.exists():
-            raise ReportError(f"{x}: no such file or directory")
-        if x.is_dir():
-            found = sorted(
-                p
-                for p in x.rglob("*.parquet")
-                if not any(part.startswith(("_", ".")) for part in p.relative_to(x).parts)
-            )
-            if not found:
-                raise ReportError(f"{x}: no .parquet files (is this a `mediaframe score` output?)")
-            files += found
-            manifest = x / "_manifest.json"
-            if manifest.exists() and not json.loads(manifest.read_text()).get("complete"):
-                incomplete.append(str(x))
-        elif x.suffix.lower() == ".parquet":
-            files.append(x)
-        else:
-            raise ReportError(f"{x}: not a Parquet file (score output or labels.parquet)")
+        manifest = x / MANIFEST
+        if manifest.is_file() and not json.loads(manifest.read_text()).get("complete"):
+            incomplete.append(str(x))
     return files, incomplete
 
 

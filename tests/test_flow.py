@@ -20,7 +20,8 @@ from conftest import store_in, train_and_publish
 
 from pipelines.config import ScoreConfig, TrainConfig, TransformerConfig
 from pipelines.publish import publish
-from pipelines.score import ScoreError, score
+from pipelines.score import score
+from pipelines.shards import ScoreError
 from pipelines.train import TrainDataError, run_train
 
 pytestmark = pytest.mark.slow
