@@ -22,6 +22,7 @@ from pydantic import (
 
 from models.baseline.config import BaselineConfig
 from models.config import Strict
+from models.metrics import selection_metric, task_kind
 from models.registry import family_names, get_family
 from models.transformer.config import TransformerConfig
 
@@ -108,8 +109,9 @@ class PublishConfig(Strict):
     model_name: str = "mediaframe"
     frames_run: str | None = None
     stance_run: str | None = None
-    selection_metric_frames: str = "dev_micro_f1"
-    selection_metric_stance: str = "dev_macro_f1"
+    # Which run of a task is published by default: the best on dev by its selection metric.
+    selection_metric_frames: str = "dev_" + selection_metric(task_kind("frames"))
+    selection_metric_stance: str = "dev_" + selection_metric(task_kind("stance"))
     margin: float = Field(0.0, ge=0, description="improvement needed to move @champion")
     confidence: float = Field(0.9, gt=0, lt=1)
     bootstrap: int = Field(1000, ge=10)
