@@ -116,11 +116,20 @@ def run_ui(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 def plugins() -> list[ModuleType]:
-    """Modules registered under ``mediaframe.commands``; none installed is fine."""
-    return [ep.load() for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)]
+    """Modules registered under ``mediaframe.commands``; none installed is fine, and one
+    that cannot be imported is skipped with a warning so the stages still run."""
+    found = []
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            found.append(ep.load())
+        except ImportError as exc:
+            print(f"mediaframe: command {ep.name!r} not available: {exc}", file=sys.stderr)
+    return found
 
 
 def _stage_runner(stage: Stage) -> Callable[[argparse.Namespace], int]:
+    """The handler of a stage: find and load its config, then the stage's own ``run``."""
+
     def run(args: argparse.Namespace) -> int:
         from pipelines import config as C
 
@@ -146,8 +155,9 @@ def build_parser(extra: list[ModuleType] | None = None) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version="mediaframe 0.1.0")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for stage in STAGES:
-        p = sub.add_parser(stage.name, help=stage.help, description=stage.description)
-        p.epilog = EPILOG
+        p = sub.add_parser(
+            stage.name, help=stage.help, description=stage.description, epilog=EPILOG
+        )
         _common(p, stage)
         stage.add_arguments(p)
         p.set_defaults(handler=_stage_runner(stage))
