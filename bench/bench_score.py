@@ -55,7 +55,7 @@ def publish_champion(family: str, store: Path) -> str:
     mlflow.set_tracking_uri(uri)
     sets = [
         f"workdir={store / 'work'}",
-        f"models=[{family}]",
+        f"families=[{family}]",
         f"label.embedding_cache={store / 'cache'}",
         "label.bootstrap=50",
         "publish.bootstrap=100",

@@ -53,7 +53,6 @@ def train_and_publish(
         "output": str(work / "models"),
         "codebook": lcfg.codebook,
         "stance": lcfg.stance,
-        "gold": lcfg.gold,
         "splits": lcfg.splits,
         "bootstrap": 100,
         "transformer": TransformerConfig(
@@ -70,7 +69,7 @@ def train_and_publish(
     for task in ("frames", "stance"):
         cfg = TrainConfig(task=task, **common)
         for family in families:
-            runs[(task, family)] = run_train(cfg, family)
+            runs[(task, family)] = run_train(cfg.model_copy(update={"family": family}))
     pcfg = PublishConfig(
         gold=lcfg.gold,
         splits=lcfg.splits,

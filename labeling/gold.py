@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 STANCE_VALUES = ("favor", "against", "neutral", "not_mentioned")
+# The stances a classifier predicts and is scored on; the last value is decided by rule.
+STANCE_CLASSES, NOT_MENTIONED = STANCE_VALUES[:3], STANCE_VALUES[3]
 
 
 @dataclass

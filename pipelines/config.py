@@ -6,19 +6,38 @@ file and the key named, instead of silently training with the default.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.baseline.config import BaselineConfig
 from models.config import Strict
+from models.metrics import selection_metric, task_kind
+from models.registry import family_names, get_family
 from models.transformer.config import TransformerConfig
 
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the key."""
+
+
+def _family(name: str) -> str:
+    get_family(name)  # a ValueError naming the known families
+    return name
+
+
+# A model family's name, checked against models.registry so a new family needs no edit here.
+FamilyName = Annotated[str, AfterValidator(_family)]
 
 
 # --------------------------------------------------------------------------- ingest
@@ -66,12 +85,12 @@ class LabelConfig(Strict):
 # --------------------------------------------------------------------------- train
 class TrainConfig(Strict):
     task: Literal["frames", "stance"]
+    family: FamilyName = Field("baseline", description="model family; --family overrides")
     labels: str = Field("runs/sample/labels.parquet", description="labels.parquet from `label`")
     documents: str = Field("runs/sample/documents.parquet", description="text for the labels")
     output: str = Field("runs/sample/models", description="where trained bundles are saved")
     codebook: str = "configs/codebooks/mfc.yaml"
     stance: str = "configs/stance.yaml"
-    gold: str = "data/gold/gold.jsonl"
     splits: str = "data/gold/splits.json"
     use_weak_labels: bool = True
     min_confidence: float = Field(0.0, ge=0, le=1)
@@ -80,14 +99,19 @@ class TrainConfig(Strict):
     baseline: BaselineConfig = BaselineConfig()
     transformer: TransformerConfig = TransformerConfig()
 
+    def family_config(self) -> Strict:
+        """The section of the chosen family (``baseline:`` or ``transformer:``)."""
+        return getattr(self, self.family)
+
 
 # --------------------------------------------------------------------------- publish/score
 class PublishConfig(Strict):
     model_name: str = "mediaframe"
     frames_run: str | None = None
     stance_run: str | None = None
-    selection_metric_frames: str = "dev_micro_f1"
-    selection_metric_stance: str = "dev_macro_f1"
+    # Which run of a task is published by default: the best on dev by its selection metric.
+    selection_metric_frames: str = "dev_" + selection_metric(task_kind("frames"))
+    selection_metric_stance: str = "dev_" + selection_metric(task_kind("stance"))
     margin: float = Field(0.0, ge=0, description="improvement needed to move @champion")
     confidence: float = Field(0.9, gt=0, lt=1)
     bootstrap: int = Field(1000, ge=10)
@@ -122,7 +146,7 @@ class RunConfig(Strict):
 
     input: list[str] = ["data/raw"]
     workdir: str = "runs/sample"
-    models: list[Literal["baseline", "transformer"]] = ["baseline", "transformer"]
+    families: list[FamilyName] = Field(default_factory=family_names)
     tasks: list[Literal["frames", "stance"]] = ["frames", "stance"]
     ingest: IngestConfig = IngestConfig()
     label: LabelConfig = LabelConfig()
@@ -132,13 +156,37 @@ class RunConfig(Strict):
     score: ScoreConfig = ScoreConfig()
     report: ReportConfig = ReportConfig()
 
-    @field_validator("models", "tasks")
+    @model_validator(mode="before")
     @classmethod
-    def _non_empty(cls, v: list[str], info) -> list[str]:
+    def _old_models_key(cls, data: Any) -> Any:
+        """``models:`` is the old name of ``families:``; still read, with a warning."""
+        if isinstance(data, dict) and "models" in data:
+            data = dict(data)
+            if "families" in data:
+                raise ValueError("give `families:` only (`models:` is its deprecated name)")
+            print("config: `models:` is deprecated; name the key `families:`", file=sys.stderr)
+            data["families"] = data.pop("models")
+        return data
+
+    @field_validator("families")
+    @classmethod
+    def _some_family(cls, v: list[str]) -> list[str]:
+        return cls._non_empty(v, ", ".join(family_names()))
+
+    @field_validator("tasks")
+    @classmethod
+    def _some_task(cls, v: list[str]) -> list[str]:
+        return cls._non_empty(v, "frames, stance")
+
+    @staticmethod
+    def _non_empty(v: list[str], choices: str) -> list[str]:
         if not v:
-            choices = "baseline, transformer" if info.field_name == "models" else "frames, stance"
             raise ValueError(f"must name at least one of: {choices}")
         return v
+
+    def train_config(self, task: str) -> TrainConfig:
+        """The training config of ``task`` (``train_frames:`` or ``train_stance:``)."""
+        return getattr(self, f"train_{task}")
 
 
 STAGE_FIELDS = {

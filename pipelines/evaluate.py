@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from models.metrics import (
     trivial_multiclass,
     trivial_multilabel,
 )
+from pipelines.plots import pyplot, to_png
 
 
 # ============================================================================ task eval
@@ -211,27 +211,8 @@ def evaluate_multiclass(
 
 
 # ============================================================================ plots
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_confusion(cm: pd.DataFrame) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.imshow(cm.values, cmap="Blues")
     ax.set_xticks(range(len(cm.columns)), cm.columns, rotation=45, ha="right")
@@ -242,11 +223,11 @@ def plot_confusion(cm: pd.DataFrame) -> bytes:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix")
-    return _png(fig)
+    return to_png(fig)
 
 
 def plot_reliability(conf: np.ndarray, correct: np.ndarray, title: str) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     xs, ys, ns = reliability_points(np.asarray(conf), np.asarray(correct, dtype=float))
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
@@ -257,13 +238,13 @@ def plot_reliability(conf: np.ndarray, correct: np.ndarray, title: str) -> bytes
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability ({title}), ECE={ece(np.asarray(conf), np.asarray(correct)):.3f}")
     ax.legend(loc="upper left")
-    return _png(fig)
+    return to_png(fig)
 
 
 def plot_pr_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> bytes:
     from sklearn.metrics import precision_recall_curve
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for j, lab in enumerate(labels):
         if y_true[:, j].sum() == 0 or y_true[:, j].sum() == len(y_true):
@@ -274,17 +255,17 @@ def plot_pr_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> 
     ax.set_ylabel("precision")
     ax.set_title("Precision-recall per frame")
     ax.legend(fontsize=6, loc="lower left", ncol=2)
-    return _png(fig)
+    return to_png(fig)
 
 
 def plot_per_label(per: pd.DataFrame) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(per) + 1))
     ax.barh(per["label"], per["f1"].astype(float).fillna(0), color="#4C72B0")
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1")
     ax.set_title("F1 per frame (test)")
-    return _png(fig)
+    return to_png(fig)
 
 
 # ============================================================================ report

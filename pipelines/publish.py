@@ -27,8 +27,14 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from labeling.codebook import load_stance
-from labeling.gold import read_jsonl, read_splits
-from models.metrics import multiclass_metrics, multilabel_metrics, paired_bootstrap
+from labeling.gold import NOT_MENTIONED, STANCE_CLASSES, read_jsonl, read_splits
+from models.metrics import (
+    multiclass_metrics,
+    multilabel_metrics,
+    paired_bootstrap,
+    selection_metric,
+    task_kind,
+)
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
@@ -125,10 +131,10 @@ def per_doc_scores(pred: pd.DataFrame, test: pd.DataFrame, frames: list[str], ta
     st_true, st_pred, st_doc = [], [], []
     for i, g in enumerate(test["gold"]):
         for t in targets:
-            lab = g.stance.get(t, "not_mentioned")
-            if lab in ("favor", "against", "neutral"):
+            lab = g.stance.get(t, NOT_MENTIONED)
+            if lab in STANCE_CLASSES:
                 st_true.append(lab)
-                st_pred.append(pred.at[i, f"stance_{t}"] or "not_mentioned")
+                st_pred.append(pred.at[i, f"stance_{t}"] or NOT_MENTIONED)
                 st_doc.append(i)
     st_true_a, st_pred_a, st_doc_a = (
         np.array(st_true, dtype=object),
@@ -136,15 +142,18 @@ def per_doc_scores(pred: pd.DataFrame, test: pd.DataFrame, frames: list[str], ta
         np.array(st_doc),
     )
 
+    frames_key = selection_metric(task_kind("frames"))
+    stance_key = selection_metric(task_kind("stance"))
+
     def metric(idx: np.ndarray) -> float:
-        f = multilabel_metrics(yt[idx], yp[idx], frames, warn=False)["micro_f1"]
+        f = multilabel_metrics(yt[idx], yp[idx], frames, warn=False)[frames_key]
         if len(st_doc_a) == 0:
             return f
         sel = np.concatenate([np.nonzero(st_doc_a == i)[0] for i in idx]) if len(idx) else []
         s = (
-            multiclass_metrics(
-                st_true_a[sel], st_pred_a[sel], ["favor", "against", "neutral"], warn=False
-            )["macro_f1"]
+            multiclass_metrics(st_true_a[sel], st_pred_a[sel], list(STANCE_CLASSES), warn=False)[
+                stance_key
+            ]
             if len(sel)
             else math.nan
         )
@@ -198,8 +207,8 @@ only from a registry you trust.
 """
 
 
-def publish(cfg: PublishConfig) -> PublishResult:
-    client = MlflowClient()
+def _finished_runs(cfg: PublishConfig, client: MlflowClient):
+    """The frames and stance runs to publish: named, or the best by the selection metric."""
     frames_run = cfg.frames_run or best_run("frames", cfg.selection_metric_frames)
     stance_run = cfg.stance_run or best_run("stance", cfg.selection_metric_stance)
     fr = client.get_run(frames_run)
@@ -207,93 +216,120 @@ def publish(cfg: PublishConfig) -> PublishResult:
     for r, task in ((fr, "frames"), (sr, "stance")):
         if r.info.status != "FINISHED":
             raise PublishError(f"run {r.info.run_id} ({task}) is {r.info.status}, not FINISHED")
-    stance_spec = load_stance_from_run(sr)
+    return fr, sr
+
+
+def _run_summary(fr, sr) -> tuple[dict[str, float], dict[str, Any]]:
+    """The two runs' gold-test metrics (prefixed by task) and their provenance tags."""
+    metrics = {f"frames_{k}": v for k, v in fr.data.metrics.items() if k.startswith("test_")}
+    metrics.update({f"stance_{k}": v for k, v in sr.data.metrics.items() if k.startswith("test_")})
+    info = {
+        "codebook": fr.data.tags.get("mediaframe.codebook"),
+        "data_digest": fr.data.tags.get("mediaframe.data_digest"),
+        "frames_family": fr.data.tags.get("mediaframe.model"),
+        "stance_family": sr.data.tags.get("mediaframe.model"),
+    }
+    return metrics, info
+
+
+def _gate(
+    cfg: PublishConfig, client: MlflowClient, inputs: pd.DataFrame, metric_of, new_metric
+) -> tuple[str, str, dict[str, float]]:
+    """(alias, reason, paired bootstrap) of the new function against today's champion,
+    judged before anything is registered; ``metric_of(predictions)`` is the gate's metric
+    as a function of a resample of the gold test documents."""
+    champion = _current_champion(client, cfg.model_name)
+    if champion is None:
+        return "champion", "first version", {}
+    old = mlflow.pyfunc.load_model(f"models:/{cfg.model_name}@champion")
+    old_metric = metric_of(old.predict(inputs))
+    gate = paired_bootstrap(old_metric, new_metric, len(inputs), cfg.bootstrap, cfg.seed)
+    if gate["diff"] >= cfg.margin and gate["p_b_better"] >= cfg.confidence:
+        reason = (
+            f"beats champion v{champion.version} by {gate['diff']:+.4f} "
+            f"(P(better)={gate['p_b_better']:.2f})"
+        )
+        return "champion", reason, gate
+    reason = (
+        f"does not beat champion v{champion.version}: diff "
+        f"{gate['diff']:+.4f} (needs >= {cfg.margin}), P(better)="
+        f"{gate['p_b_better']:.2f} (needs >= {cfg.confidence})"
+    )
+    return "challenger", reason, gate
+
+
+@dataclass
+class _Package:
+    """What is logged as the pyfunc: the two bundles, the shared meta and the model card."""
+
+    scorer: Scorer
+    artifacts: dict[str, str]
+    meta: dict[str, Any]
+
+    def write_meta(self) -> None:
+        Path(self.artifacts["meta"]).write_text(json.dumps(self.meta))
+
+
+def _package(tmp: Path, fr, sr, metrics: dict[str, float], info: dict[str, Any]) -> _Package:
+    fdir = _download_bundle(fr.info.run_id, tmp / "f")
+    sdir = _download_bundle(sr.info.run_id, tmp / "s")
+    meta = {
+        "stance": load_stance_from_run(sr),
+        "frames_run": fr.info.run_id,
+        "stance_run": sr.info.run_id,
+        "model_version": "unregistered",
+    }
+    card = tmp / "model_card.md"
+    card.write_text(model_card(fr.info.run_id, sr.info.run_id, metrics, info))
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    artifacts = {"frames": str(fdir), "stance": str(sdir), "meta": str(tmp / "meta.json")}
+    scorer = Scorer.from_dirs(fdir, sdir, tmp / "meta.json")
+    return _Package(scorer, {**artifacts, "model_card": str(card)}, meta)
+
+
+def _log_model(pkg: _Package, inputs: pd.DataFrame):
+    example = inputs.head(2).reset_index(drop=True)
+    signature = mlflow.models.infer_signature(
+        example, pkg.scorer.score(example), params={SPARK_PARAM: False}
+    )
+    signature.inputs = input_schema()
+    return mlflow.pyfunc.log_model(
+        name="scorer",
+        python_model=MediaframeModel(),
+        artifacts=pkg.artifacts,
+        code_paths=CODE,
+        pip_requirements=pinned_requirements(),
+        signature=signature,
+        input_example=example,
+    )
+
+
+def publish(cfg: PublishConfig) -> PublishResult:
+    """Package the two runs as one pyfunc, gate it on gold test, register, move an alias."""
+    client = MlflowClient()
+    fr, sr = _finished_runs(cfg, client)
     test = gold_test(cfg)
+    metrics, info = _run_summary(fr, sr)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        fdir = _download_bundle(frames_run, tmp_path / "f")
-        sdir = _download_bundle(stance_run, tmp_path / "s")
-        meta_path = tmp_path / "meta.json"
-        meta = {
-            "stance": stance_spec,
-            "frames_run": frames_run,
-            "stance_run": stance_run,
-            "model_version": "unregistered",
-        }
-        meta_path.write_text(json.dumps(meta))
-        scorer = Scorer.from_dirs(fdir, sdir, meta_path)
-        frames = scorer.frames.spec.labels
-        targets = scorer.targets
+        pkg = _package(Path(tmp), fr, sr, metrics, info)
         inputs = test[[c for c in INPUT_COLUMNS if c in test.columns]]
-        new_pred = scorer.score(inputs)
-        new_metric = per_doc_scores(new_pred, test, frames, targets)
+        frames, targets = pkg.scorer.frames.spec.labels, pkg.scorer.targets
 
-        metrics = {f"frames_{k}": v for k, v in fr.data.metrics.items() if k.startswith("test_")}
-        metrics.update(
-            {f"stance_{k}": v for k, v in sr.data.metrics.items() if k.startswith("test_")}
-        )
-        info = {
-            "codebook": fr.data.tags.get("mediaframe.codebook"),
-            "data_digest": fr.data.tags.get("mediaframe.data_digest"),
-            "frames_family": fr.data.tags.get("mediaframe.model"),
-            "stance_family": sr.data.tags.get("mediaframe.model"),
-        }
-        card = tmp_path / "model_card.md"
-        card.write_text(model_card(frames_run, stance_run, metrics, info))
+        def metric_of(pred: pd.DataFrame):
+            return per_doc_scores(pred, test, frames, targets)
 
-        # ---- the gate, judged before anything is registered
-        alias, reason, gate = "champion", "first version", {}
-        champion = _current_champion(client, cfg.model_name)
-        if champion is not None:
-            old = mlflow.pyfunc.load_model(f"models:/{cfg.model_name}@champion")
-            old_pred = old.predict(inputs)
-            old_metric = per_doc_scores(old_pred, test, frames, targets)
-            gate = paired_bootstrap(old_metric, new_metric, len(test), cfg.bootstrap, cfg.seed)
-            if gate["diff"] >= cfg.margin and gate["p_b_better"] >= cfg.confidence:
-                reason = (
-                    f"beats champion v{champion.version} by {gate['diff']:+.4f} "
-                    f"(P(better)={gate['p_b_better']:.2f})"
-                )
-            else:
-                alias = "challenger"
-                reason = (
-                    f"does not beat champion v{champion.version}: diff "
-                    f"{gate['diff']:+.4f} (needs >= {cfg.margin}), P(better)="
-                    f"{gate['p_b_better']:.2f} (needs >= {cfg.confidence})"
-                )
-
-        tags = tracking.base_tags(
-            "publish",
-            "frames+stance",
-            f"{info['frames_family']}+{info['stance_family']}",
-            info["codebook"] or "",
-            info["data_digest"] or "",
-        )
+        new_metric = metric_of(pkg.scorer.score(inputs))
+        alias, reason, gate = _gate(cfg, client, inputs, metric_of, new_metric)
+        families = f"{info['frames_family']}+{info['stance_family']}"
+        codebook, digest = info["codebook"] or "", info["data_digest"] or ""
+        tags = tracking.base_tags("publish", "frames+stance", families, codebook, digest)
         with tracking.stage_run("publish", "publish", tags) as run:
             # The registry number is not known before registering; the run id is, and
             # batch scoring replaces it with the resolved version.
-            meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
-            meta_path.write_text(json.dumps(meta))
-            example = inputs.head(2).reset_index(drop=True)
-            signature = mlflow.models.infer_signature(
-                example, scorer.score(example), params={SPARK_PARAM: False}
-            )
-            signature.inputs = input_schema()
-            info_model = mlflow.pyfunc.log_model(
-                name="scorer",
-                python_model=MediaframeModel(),
-                artifacts={
-                    "frames": str(fdir),
-                    "stance": str(sdir),
-                    "meta": str(meta_path),
-                    "model_card": str(card),
-                },
-                code_paths=CODE,
-                pip_requirements=pinned_requirements(),
-                signature=signature,
-                input_example=example,
-            )
-            mlflow.log_artifact(str(card))
+            pkg.meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
+            pkg.write_meta()
+            info_model = _log_model(pkg, inputs)
+            mlflow.log_artifact(pkg.artifacts["model_card"])
             mlflow.log_metrics({"gate_new_metric": new_metric(np.arange(len(test)))})
             if gate:
                 mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
@@ -307,9 +343,9 @@ def publish(cfg: PublishConfig) -> PublishResult:
             vtags = {
                 "git_commit": tracking.git_commit(),
                 "config_hash": config_hash(cfg),
-                "data_digest": info["data_digest"] or "",
-                "frames_run": frames_run,
-                "stance_run": stance_run,
+                "data_digest": digest,
+                "frames_run": fr.info.run_id,
+                "stance_run": sr.info.run_id,
                 "gate": f"{alias}: {reason}",
             }
             vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})

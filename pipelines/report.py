@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,19 +30,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from labeling.gold import STANCE_CLASSES
 from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ReportConfig
-from pipelines.evaluate import _plt, _png, html_report
+from pipelines.evaluate import html_report
+from pipelines.inputs import list_inputs
 from pipelines.progress import bar
 from pipelines.readers import iter_parquet
+from pipelines.report_html import report_sections
+from pipelines.report_plots import report_figures
+from pipelines.shards import MANIFEST
 
 ALL = "(all sources)"
 NO_SOURCE = "(no source)"
 UNDATED = "(undated)"
 BAD_DATE = "(unparseable date)"
-STANCES = ["favor", "against", "neutral"]
-STANCE_COLOURS = {"favor": "#2a9d4b", "against": "#c0392b", "neutral": "#7f7f7f"}
 REPORT_HTML = "outlet_report.html"
 
 
@@ -69,28 +71,19 @@ class ReportResult:
 
 # ============================================================================ input
 def list_parquet(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Parquet files under ``inputs``; also the folders whose scoring is not finished."""
-    files: list[Path] = []
-    incomplete: list[str] = []
+    """Parquet files under ``inputs``; also the folders whose scoring is not finished.
+    Each input is listed on its own, so a folder with no Parquet in it is an error."""
+    what = "Parquet file (score output or labels.parquet)"
+    files = [
+        f
+        for x in inputs
+        for f in list_inputs([x], [".parquet"], what, skip_private=True, error=ReportError)
+    ]
+    incomplete = []
     for x in map(Path, inputs):
-        if not x.exists():
-            raise ReportError(f"{x}: no such file or directory")
-        if x.is_dir():
-            found = sorted(
-                p
-                for p in x.rglob("*.parquet")
-                if not any(part.startswith(("_", ".")) for part in p.relative_to(x).parts)
-            )
-            if not found:
-                raise ReportError(f"{x}: no .parquet files (is this a `mediaframe score` output?)")
-            files += found
-            manifest = x / "_manifest.json"
-            if manifest.exists() and not json.loads(manifest.read_text()).get("complete"):
-                incomplete.append(str(x))
-        elif x.suffix.lower() == ".parquet":
-            files.append(x)
-        else:
-            raise ReportError(f"{x}: not a Parquet file (score output or labels.parquet)")
+        manifest = x / MANIFEST
+        if manifest.is_file() and not json.loads(manifest.read_text()).get("complete"):
+            incomplete.append(str(x))
     return files, incomplete
 
 
@@ -274,8 +267,8 @@ def stance_table(c: _Counts, targets: list[str], by: str, confidence: float) -> 
         groups.setdefault((src, per, t), Counter())[v] += k
     rows = []
     for (src, per, t), vc in sorted(groups.items()):
-        n = sum(vc[s] for s in STANCES)
-        for s in STANCES:
+        n = sum(vc[s] for s in STANCE_CLASSES)
+        for s in STANCE_CLASSES:
             rows.append(
                 {
                     "source": src,
@@ -314,136 +307,9 @@ def coverage_table(c: _Counts) -> pd.DataFrame:
 
 
 # ============================================================================ plots
-def _frame_colours(frames: list[str]) -> dict[str, Any]:
-    plt = _plt()
-    cmap = plt.get_cmap("tab20")
-    return {f: cmap(i % 20) for i, f in enumerate(frames)}
-
-
-def plot_frames_over_time(by_period: pd.DataFrame, frames: list[str], panels: list[str]) -> bytes:
-    """Stacked primary-frame shares per period, one small panel per outlet.
-
-    Each panel's bars are one PolyCollection of the non-empty segments: one matplotlib
-    patch per (period, frame) took most of a report's time at weekly resolution.
-    """
-    from matplotlib.collections import PolyCollection
-
-    plt = _plt()
-    prim = by_period[by_period["measure"] == "primary"]
-    periods = sorted(prim["period"].unique())
-    colours = _frame_colours(frames)
-    ncols = 2 if len(panels) > 1 else 1
-    nrows = max(1, math.ceil(len(panels) / ncols))
-    legend_rows = math.ceil(len(frames) / 5)
-    fig = plt.figure(figsize=(11, 1.9 * nrows + 0.25 * legend_rows + 1.0))
-    grid = fig.add_gridspec(nrows + 1, ncols, height_ratios=[1.9] * nrows + [0.25 * legend_rows])
-    x = np.arange(len(periods))
-    step = max(1, math.ceil(len(periods) / 10))
-    width = 0.85
-    for i, src in enumerate(panels):
-        ax = fig.add_subplot(grid[i // ncols, i % ncols])
-        mine = prim[prim["source"] == src]
-        sub = mine.pivot_table(index="period", columns="frame", values="share", aggfunc="first")
-        sub = sub.reindex(index=periods, columns=frames).fillna(0).to_numpy()
-        top = np.cumsum(sub, axis=1)
-        verts, faces = [], []
-        for pi, fi in zip(*np.nonzero(sub > 0), strict=True):
-            x0, y0, y1 = x[pi] - width / 2, top[pi, fi] - sub[pi, fi], top[pi, fi]
-            verts.append([(x0, y0), (x0 + width, y0), (x0 + width, y1), (x0, y1)])
-            faces.append(colours[frames[fi]])
-        ax.add_collection(PolyCollection(verts, facecolors=faces, edgecolors="none"))
-        ax.set_xlim(-0.6, len(periods) - 0.4)
-        ax.set_ylim(0, 1)
-        n = int(mine.groupby("period")["n"].first().sum())
-        ax.set_title(f"{src} (n={n})", fontsize=9)
-        last_row = i + ncols >= len(panels)
-        ax.set_xticks(
-            x[::step], [periods[j] for j in range(0, len(periods), step)] if last_row else []
-        )
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-    leg = fig.add_subplot(grid[nrows, :])
-    leg.axis("off")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[f]) for f in frames]
-    leg.legend(handles, frames, loc="center", ncol=5, fontsize=7, frameon=False)
-    fig.suptitle("Primary frame shares over time (empty bar: no dated article)", fontsize=11)
-    return _png(fig)
-
-
-def plot_frame_presence(by_source: pd.DataFrame, frames: list[str], panels: list[str]) -> bytes:
-    """Heat map: the share of each outlet's articles in which each frame is present."""
-    plt = _plt()
-    pres = by_source[by_source["measure"] == "present"]
-    m = pres.pivot_table(index="source", columns="frame", values="share", aggfunc="first")
-    m = m.reindex(index=panels, columns=frames)
-    fig, ax = plt.subplots(figsize=(0.55 * len(frames) + 3, 0.35 * len(panels) + 2))
-    ax.imshow(m.to_numpy(dtype=float), cmap="YlOrRd", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(frames)), frames, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(panels)), panels, fontsize=8)
-    for i in range(m.shape[0]):
-        for j in range(m.shape[1]):
-            v = m.iat[i, j]
-            if not math.isnan(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6)
-    ax.set_title("Share of articles in which each frame is present")
-    return _png(fig)
-
-
-def plot_stance(by_source: pd.DataFrame, targets: list[str], panels: list[str]) -> bytes:
-    """Per target, per outlet: favor / against / neutral shares with their intervals."""
-    plt = _plt()
-    fig, axes = plt.subplots(
-        1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.42 * len(panels) + 1.8), sharey=True
-    )
-    axes = np.atleast_1d(axes)
-    y = np.arange(len(panels))
-    for ax, t in zip(axes, targets, strict=True):
-        sub = by_source[by_source["target"] == t]
-        for off, s in zip((-0.22, 0.0, 0.22), STANCES, strict=True):
-            d = sub[sub["stance"] == s].set_index("source").reindex(panels)
-            share = d["share"].to_numpy(dtype=float)
-            err = np.vstack(
-                [share - d["ci_low"].to_numpy(dtype=float), d["ci_high"].to_numpy(dtype=float)]
-            )
-            err[1] -= share
-            err = np.clip(err, 0, None)  # rounding may leave -1e-17
-            ax.errorbar(
-                share, y + off, xerr=err, fmt="o", ms=3.5, lw=1, capsize=2,
-                color=STANCE_COLOURS[s], label=s,
-            )  # fmt: skip
-        n = sub.groupby("source")["n"].first().reindex(panels).fillna(0).astype(int)
-        for yi, nv in zip(y, n, strict=True):
-            ax.text(
-                1.02, yi, f"n={nv}", fontsize=6, va="center", transform=ax.get_yaxis_transform()
-            )
-        ax.set_xlim(0, 1)
-        ax.set_title(f"stance toward {t}", fontsize=10)
-        ax.set_xlabel("share of articles mentioning it", fontsize=8)
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(y, panels, fontsize=8)
-    axes[0].invert_yaxis()
-    axes[-1].legend(loc="lower right", fontsize=7)
-    return _png(fig)
-
-
 def _panels(cov: pd.DataFrame, limit: int) -> list[str]:
     srcs = cov[cov["source"] != ALL].sort_values("scored", ascending=False)
     return [ALL, *srcs["source"].head(limit)]
-
-
-def _stance_wide(by_source: pd.DataFrame) -> pd.DataFrame:
-    """The stance table as people read it: one row per outlet and target."""
-
-    def cell(r: pd.Series) -> str:
-        if r["n"] == 0:
-            return "-"
-        return f"{r['share']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
-
-    d = by_source.assign(cell=by_source.apply(cell, axis=1))
-    wide = d.pivot_table(
-        index=["target", "source", "n"], columns="stance", values="cell", aggfunc="first"
-    )
-    return wide.reindex(columns=STANCES).reset_index().rename(columns={"n": "mentioning"})
 
 
 # ============================================================================ the stage
@@ -463,14 +329,7 @@ def build_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> Re
     }
     cov = tables["coverage"]
     panels = _panels(cov, cfg.max_outlets_in_plots)
-    figures = {
-        "frames_over_time.png": plot_frames_over_time(
-            tables["frame_shares_by_period"], frames, panels
-        ),
-        "frame_presence.png": plot_frame_presence(tables["frame_shares_by_source"], frames, panels),
-    }
-    if targets:
-        figures["stance_by_outlet.png"] = plot_stance(tables["stance_by_source"], targets, panels)
+    figures = report_figures(tables, frames, targets, panels)
     for name, table in tables.items():
         with atomic_path(out / f"{name}.csv") as tmp:
             table.to_csv(tmp, index=False)
@@ -494,49 +353,7 @@ def build_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> Re
         "data_digest": digest,
         "incomplete_inputs": incomplete,
     }
-    prim = tables["frame_shares_by_source"]
-    prim = prim[prim["measure"] == "primary"].pivot_table(
-        index=["source", "n"], columns="frame", values="share", aggfunc="first"
-    )
-    prim = prim.reindex(columns=frames).reset_index()
-    warning = (
-        f"INCOMPLETE INPUT: scoring in {', '.join(incomplete)} has not finished; "
-        "these shares cover only the shards written so far."
-        if incomplete
-        else ""
-    )
-    sections: list[tuple[str, Any]] = []
-    if warning:
-        sections.append(("Warning", warning))
-    sections += [
-        ("About this report", summary),
-        (
-            "Coverage",
-            "Rows with an error carry no labels and are left out of every share. Rows with "
-            "no date or an unparseable one count in the per-outlet figures but not over "
-            "time. Intervals are Wilson score intervals: an outlet with few articles gets "
-            "a wide one.",
-        ),
-        ("Rows per outlet", cov),
-        ("Primary frame shares over time, per outlet", figures["frames_over_time.png"]),
-        ("Frame presence per outlet", figures["frame_presence.png"]),
-        ("Primary frame shares per outlet (all dates)", prim),
-    ]
-    if targets:
-        sections += [
-            ("Stance toward each target, per outlet", figures["stance_by_outlet.png"]),
-            (
-                "Stance per outlet: share of mentioning articles [interval]",
-                _stance_wide(tables["stance_by_source"]),
-            ),
-        ]
-    sections.append(
-        (
-            "Tables",
-            "Full tables with counts (k of n) and intervals, per outlet and per "
-            f"{cfg.period}: " + ", ".join(f"{n}.csv" for n in tables),
-        )
-    )
+    sections = report_sections(tables, figures, summary, frames, targets, incomplete)
     title = f"mediaframe: what the outlets did ({cfg.period}ly)"
     page = html_report(title + (" [INCOMPLETE INPUT]" if incomplete else ""), sections)
     write_text(json.dumps(summary, indent=1), out / "report.json")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +18,20 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from models.metrics import multiclass_metrics, multilabel_metrics, paired_bootstrap
+from models.metrics import (
+    multiclass_metrics,
+    multilabel_metrics,
+    paired_bootstrap,
+    selection_metric,
+    task_kind,
+)
 from pipelines import tracking
 from pipelines.config import RunConfig
 
 
-def _step(name: str) -> None:
-    print(f"\n==> {name}", flush=True)
+def _headline(task: str) -> str:
+    """The task's selection metric (micro-F1 for frames, macro-F1 for stance)."""
+    return selection_metric(task_kind(task))
 
 
 def compare_families(
@@ -42,124 +51,133 @@ def compare_families(
         )
         preds[fam] = pd.read_parquet(path).set_index("id").loc[data.test.ids]
     y = data.test.y
-    kind = data.spec.kind
+    labels = data.spec.labels
+    key = selection_metric(data.spec.kind)
 
     def metric(fam: str):
-        p = preds[fam][[f"p_{lab}" for lab in data.spec.labels]].to_numpy()
-        if kind == "multilabel":
+        p = preds[fam][[f"p_{lab}" for lab in labels]].to_numpy()
+        if data.spec.kind == "multilabel":
             from models.base import ModelBundle
 
             th = np.asarray(ModelBundle.load(runs[fam]["bundle"]).thresholds)
             yp = (p >= th).astype(int)
-            return lambda idx: multilabel_metrics(y[idx], yp[idx], data.spec.labels, warn=False)[
-                "micro_f1"
-            ]
-        yt = np.asarray([data.spec.labels[i] for i in y], dtype=object)
-        yp2 = np.asarray([data.spec.labels[i] for i in p.argmax(axis=1)], dtype=object)
-        return lambda idx: multiclass_metrics(yt[idx], yp2[idx], data.spec.labels, warn=False)[
-            "macro_f1"
-        ]
+            return lambda idx: multilabel_metrics(y[idx], yp[idx], labels, warn=False)[key]
+        yt = np.asarray([labels[i] for i in y], dtype=object)
+        yp2 = np.asarray([labels[i] for i in p.argmax(axis=1)], dtype=object)
+        return lambda idx: multiclass_metrics(yt[idx], yp2[idx], labels, warn=False)[key]
 
     return paired_bootstrap(metric("baseline"), metric("transformer"), len(y), n_boot, seed)
 
 
-def run_all(cfg: RunConfig) -> dict[str, Any]:
+class _Timer:
+    """Seconds per step, printed as a ``==> step`` header when the step starts."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str, key: str | None = None) -> Iterator[None]:
+        print(f"\n==> {name}", flush=True)
+        t = time.perf_counter()
+        yield
+        self.seconds[key or name] = time.perf_counter() - t
+
+
+def _ingest_and_label(cfg: RunConfig, work: Path, timer: _Timer) -> None:
     from pipelines.ingest import ingest, log_ingest_run
     from pipelines.label import run_label
+
+    with timer.step("ingest"):
+        rep = ingest(cfg.input, work, cfg.ingest)
+    print(
+        f"    {rep.rows_read} rows/files read, {rep.articles_found} articles found, "
+        f"{rep.documents_out} documents out; dropped {dict(rep.dropped)}"
+    )
+    log_ingest_run(rep, work)
+    with timer.step("label"):
+        lab = run_label(work / "documents.parquet", work, cfg.label)
+    r = lab.report
+    print(
+        f"    {r['documents']} documents labelled ({r['gold_documents']} from gold); "
+        f"label model: frames={r['label_model_frames']}, stance={r['label_model_stance']}"
+    )
+
+
+def _train_task(cfg: RunConfig, task: str, work: Path, timer: _Timer) -> list[dict[str, Any]]:
+    """Every family on one task, then the paired comparison of the families."""
+    from pipelines.train import run_train
+
+    tcfg = cfg.train_config(task).model_copy(
+        update={
+            "labels": str(work / "labels.parquet"),
+            "documents": str(work / "documents.parquet"),
+            "output": str(work / "models"),
+        }
+    )
+    summaries = []
+    key = "test_" + _headline(task)
+    for family in cfg.families:
+        with timer.step(f"train {task} / {family}", f"train_{task}_{family}"):
+            s = run_train(tcfg.model_copy(update={"family": family}))
+        summaries.append(s)
+        m = s["metrics"]
+        print(
+            f"    {key} = {m.get(key, math.nan):.3f} "
+            f"[{m.get(key + '_ci_low', math.nan):.3f}, "
+            f"{m.get(key + '_ci_high', math.nan):.3f}]; trivial reference "
+            f"{m.get(key.replace('test_', 'test_trivial_'), math.nan):.3f}"
+        )
+    cmp = compare_families(summaries, task, tcfg, tcfg.bootstrap, tcfg.seed)
+    if cmp:
+        mlflow.log_metrics({f"{task}_transformer_minus_baseline_{k}": v for k, v in cmp.items()})
+        print(
+            f"    transformer - baseline: {cmp['diff']:+.3f} "
+            f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}], "
+            f"P(transformer better) = {cmp['p_b_better']:.2f}"
+        )
+    return summaries
+
+
+def _publish_score_report(cfg: RunConfig, work: Path, timer: _Timer) -> dict[str, Any]:
     from pipelines.publish import publish
     from pipelines.report import run_report
     from pipelines.score import log_score_run, score
-    from pipelines.train import run_train
 
+    docs = str(work / "documents.parquet")
+    with timer.step("publish"):
+        pcfg = cfg.publish.model_copy(update={"documents": docs})
+        pub = publish(pcfg)
+    print(f"    registered {pub.name} version {pub.version} as @{pub.alias}: {pub.reason}")
+    with timer.step("score"):
+        scfg = cfg.score.model_copy(update={"model": f"models:/{pcfg.model_name}@champion"})
+        res = score([docs], work / "scored", scfg, restart=True)
+        log_score_run(res, [docs])
+    print(f"    scored {res.rows} documents with {res.model_version} into {res.output}")
+    with timer.step("report"):
+        rep = run_report([str(work / "scored")], work / "report", cfg.report)
+    print(
+        f"    what the outlets did: {rep.html} ({rep.sources} sources, {rep.periods} "
+        f"{cfg.report.period}s; {rep.errors} error rows, {rep.undated} undated rows counted)"
+    )
+    return {"publish": pub, "score": res, "report": rep}
+
+
+def run_all(cfg: RunConfig) -> dict[str, Any]:
+    """ingest -> label -> train -> publish -> score -> report under one parent run."""
     work = Path(cfg.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
+    timer = _Timer()
     tags = tracking.base_tags(
-        "run", "frames+stance", "+".join(cfg.models), Path(cfg.label.codebook).stem, ""
+        "run", "frames+stance", "+".join(cfg.families), Path(cfg.label.codebook).stem, ""
     )
-    summaries: list[dict[str, Any]] = []
     with tracking.stage_run("run", "run", tags) as parent:
         mlflow.log_dict(cfg.model_dump(mode="json"), "run_config.json")
-
-        _step("ingest")
-        t = time.perf_counter()
-        rep = ingest(cfg.input, work, cfg.ingest)
-        timings["ingest"] = time.perf_counter() - t
-        print(
-            f"    {rep.rows_read} rows/files read, {rep.articles_found} articles found, "
-            f"{rep.documents_out} documents out; dropped {dict(rep.dropped)}"
-        )
-        log_ingest_run(rep, work)
-
-        _step("label")
-        t = time.perf_counter()
-        lab = run_label(work / "documents.parquet", work, cfg.label)
-        timings["label"] = time.perf_counter() - t
-        r = lab.report
-        print(
-            f"    {r['documents']} documents labelled ({r['gold_documents']} from gold); "
-            f"label model: frames={r['label_model_frames']}, stance={r['label_model_stance']}"
-        )
-
-        for task in cfg.tasks:
-            tcfg = cfg.train_frames if task == "frames" else cfg.train_stance
-            tcfg = tcfg.model_copy(
-                update={
-                    "labels": str(work / "labels.parquet"),
-                    "documents": str(work / "documents.parquet"),
-                    "output": str(work / "models"),
-                }
-            )
-            for family in cfg.models:
-                _step(f"train {task} / {family}")
-                t = time.perf_counter()
-                s = run_train(tcfg, family)
-                timings[f"train_{task}_{family}"] = time.perf_counter() - t
-                summaries.append(s)
-                m = s["metrics"]
-                key = "test_micro_f1" if task == "frames" else "test_macro_f1"
-                print(
-                    f"    {key} = {m.get(key, math.nan):.3f} "
-                    f"[{m.get(key + '_ci_low', math.nan):.3f}, "
-                    f"{m.get(key + '_ci_high', math.nan):.3f}]; trivial reference "
-                    f"{m.get(key.replace('test_', 'test_trivial_'), math.nan):.3f}"
-                )
-            cmp = compare_families(summaries, task, tcfg, tcfg.bootstrap, tcfg.seed)
-            if cmp:
-                mlflow.log_metrics(
-                    {f"{task}_transformer_minus_baseline_{k}": v for k, v in cmp.items()}
-                )
-                print(
-                    f"    transformer - baseline: {cmp['diff']:+.3f} "
-                    f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}], "
-                    f"P(transformer better) = {cmp['p_b_better']:.2f}"
-                )
-
-        _step("publish")
-        t = time.perf_counter()
-        pcfg = cfg.publish.model_copy(update={"documents": str(work / "documents.parquet")})
-        pub = publish(pcfg)
-        timings["publish"] = time.perf_counter() - t
-        print(f"    registered {pub.name} version {pub.version} as @{pub.alias}: {pub.reason}")
-
-        _step("score")
-        t = time.perf_counter()
-        scfg = cfg.score.model_copy(update={"model": f"models:/{pcfg.model_name}@champion"})
-        res = score([str(work / "documents.parquet")], work / "scored", scfg, restart=True)
-        log_score_run(res, [str(work / "documents.parquet")])
-        timings["score"] = time.perf_counter() - t
-        print(f"    scored {res.rows} documents with {res.model_version} into {res.output}")
-
-        _step("report")
-        t = time.perf_counter()
-        rep = run_report([str(work / "scored")], work / "report", cfg.report)
-        timings["report"] = time.perf_counter() - t
-        print(
-            f"    what the outlets did: {rep.html} ({rep.sources} sources, {rep.periods} "
-            f"{cfg.report.period}s; {rep.errors} error rows, {rep.undated} undated rows counted)"
-        )
-        timings["total"] = time.perf_counter() - t_start
+        _ingest_and_label(cfg, work, timer)
+        summaries = [s for task in cfg.tasks for s in _train_task(cfg, task, work, timer)]
+        outputs = _publish_score_report(cfg, work, timer)
+        timings = timer.seconds
+        timings["total"] = time.perf_counter() - timer.start
         mlflow.log_metrics({f"seconds_{k}": v for k, v in timings.items()})
         table = summary_table(summaries)
         print("\n" + table.to_string(index=False))
@@ -171,9 +189,7 @@ def run_all(cfg: RunConfig) -> dict[str, Any]:
         return {
             "run_id": parent.info.run_id,
             "summaries": summaries,
-            "publish": pub,
-            "score": res,
-            "report": rep,
+            **outputs,
             "timings": timings,
             "table": table,
         }
@@ -184,8 +200,9 @@ def summary_table(summaries: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for s in summaries:
         m = s["metrics"]
-        key = "micro_f1" if s["task"] == "frames" else "macro_f1"
-        second = "macro_f1" if s["task"] == "frames" else "f_avg"
+        key = _headline(s["task"])
+        # The other figure worth a glance: macro-F1 beside frames' micro, F_avg for stance.
+        second = "macro_f1" if task_kind(s["task"]) == "multilabel" else "f_avg"
 
         def g(k: str, m: dict[str, float] = m) -> float:
             return float(m.get(k, math.nan))

@@ -1,7 +1,7 @@
 """``mediaframe score --engine spark``: the registered scoring function on Apache Spark.
 
 Chunks, shards, manifest, lock and resume are the local engine's own
-(``pipelines.score.score_shards``); only the scoring of a chunk differs. The chunk becomes
+(``pipelines.shards.score_shards``); only the scoring of a chunk differs. The chunk becomes
 a Spark DataFrame, the registered pyfunc runs on the executors through
 ``mlflow.pyfunc.spark_udf(..., env_manager="local")`` with a struct result type built
 from the model's own output schema, and the scored rows come back to the driver to be
@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM
 from pipelines.config import ScoreConfig
-from pipelines.score import Predict, ScoreError, ScoreResult, output_schema, score_shards
+from pipelines.shards import Predict, ScoreError, ScoreResult, output_schema, score_shards
 
 ROW = "_mediaframe_row"  # the input order, carried through Spark and restored after
 

@@ -31,8 +31,6 @@ from pipelines import tracking
 from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
 
-STANCE_LABELS = ["favor", "against", "neutral"]
-
 
 class TrainDataError(ValueError):
     """Training data that cannot produce a meaningful model or evaluation."""
@@ -216,53 +214,83 @@ def evaluate_bundle(
     return ev, probs
 
 
-def _flat_params(cfg: TrainConfig, family: str) -> dict[str, Any]:
+def _flat_params(cfg: TrainConfig) -> dict[str, Any]:
     params: dict[str, Any] = {
         "task": cfg.task,
-        "model": family,
+        "model": cfg.family,
         "seed": cfg.seed,
         "use_weak_labels": cfg.use_weak_labels,
         "codebook": cfg.codebook,
     }
-    section = cfg.baseline if family == "baseline" else cfg.transformer
-    for k, v in section.model_dump().items():
-        params[f"{family}.{k}"] = v
+    for k, v in cfg.family_config().model_dump().items():
+        params[f"{cfg.family}.{k}"] = v
     return params
 
 
-def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> dict[str, Any]:
-    """Train, evaluate and log one (task, family) run; returns its summary."""
+def _checkpoints(cfg: TrainConfig) -> Path | None:
+    """Where the family checkpoints, if it does: only families whose config has a
+    ``checkpoint_dir`` (the transformer) can resume an interrupted run."""
+    d = getattr(cfg.family_config(), "checkpoint_dir", None)
+    return Path(d) if d else None
+
+
+def _resume_point(cfg: TrainConfig, digest: str) -> tuple[str | None, str | None]:
+    """A run of a checkpointing family resumes the last one that died; others start."""
+    if _checkpoints(cfg) is None:
+        return None, None
+    tracking.mark_stale_runs(cfg.task)
+    return find_resumable(cfg, cfg.family, digest)
+
+
+def _log_inputs(cfg: TrainConfig, data: TaskData, config_path: str | None) -> None:
+    """Params, the config as given and hashed, and the three splits as MLflow datasets."""
+    mlflow.log_params(_flat_params(cfg))
+    mlflow.log_params(
+        {"n_train": len(data.train), "n_dev": len(data.dev), "n_test": len(data.test)}
+    )
+    mlflow.log_dict(yaml.safe_load(yaml.safe_dump(cfg.model_dump(mode="json"))), "config.yaml")
+    if config_path:
+        mlflow.set_tag("mediaframe.config_path", config_path)
+    mlflow.set_tag("mediaframe.config_hash", config_hash(cfg))
+    for name, ex in (("train", data.train), ("dev", data.dev), ("test", data.test)):
+        tracking.log_dataset(
+            pd.DataFrame({"id": ex.ids}),
+            cfg.labels,
+            f"{cfg.task}-{name}",
+            name if name != "test" else "evaluation",
+        )
+
+
+def _log_step(metrics: dict[str, float], step: int) -> None:
+    mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)}, step=step)
+
+
+def _inference_metrics(bundle: ModelBundle) -> dict[str, float]:
+    """Both dev scores behind the int8/fp32 choice, and the choice, when one was made."""
+    inference = bundle.info.get("inference")
+    if not inference:
+        return {}
+    out = {f"{inference['metric']}_fp32": inference["fp32"]}
+    if "int8" in inference:
+        out[f"{inference['metric']}_int8"] = inference["int8"]
+    out["inference_int8"] = float(inference["mode"] == "int8")
+    mlflow.set_tag("mediaframe.inference", inference["mode"])
+    return out
+
+
+def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any]:
+    """Train, evaluate and log one (task, ``cfg.family``) run; returns its summary."""
+    family = cfg.family
     data = build_task(cfg)
     codebook = load_codebook(cfg.codebook).name
     tags = tracking.base_tags("train", cfg.task, family, codebook, data.digest)
     out_dir = Path(cfg.output) / f"{cfg.task}-{family}"
-    resume_run, resume_dir = (None, None)
-    if family == "transformer":
-        tracking.mark_stale_runs(cfg.task)
-        resume_run, resume_dir = find_resumable(cfg, family, data.digest)
+    resume_run, resume_dir = _resume_point(cfg, data.digest)
     if resume_run:
         tags["mediaframe.resumed_from"] = resume_run
         print(f"resuming from the last checkpoint of run {resume_run}: {resume_dir}")
     with tracking.stage_run(cfg.task, f"{cfg.task}-{family}", tags) as run:
-        mlflow.log_params(_flat_params(cfg, family))
-        mlflow.log_params(
-            {"n_train": len(data.train), "n_dev": len(data.dev), "n_test": len(data.test)}
-        )
-        mlflow.log_dict(yaml.safe_load(yaml.safe_dump(cfg.model_dump(mode="json"))), "config.yaml")
-        if config_path:
-            mlflow.set_tag("mediaframe.config_path", config_path)
-        mlflow.set_tag("mediaframe.config_hash", config_hash(cfg))
-        for name, ex in (("train", data.train), ("dev", data.dev), ("test", data.test)):
-            tracking.log_dataset(
-                pd.DataFrame({"id": ex.ids}),
-                cfg.labels,
-                f"{cfg.task}-{name}",
-                name if name != "test" else "evaluation",
-            )
-
-        def log(metrics: dict[str, float], step: int) -> None:
-            mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)}, step=step)
-
+        _log_inputs(cfg, data, config_path)
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
         bundle = fit_bundle(
@@ -270,21 +298,14 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
             family,
             getattr(cfg, family),
             cfg.seed,
-            log=log,
+            log=_log_step,
             checkpoint_dir=ckpt,
             resume_from=resume_dir,
         )
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
-        bundle.info.update(
-            {
-                "run_id": run.info.run_id,
-                "task": cfg.task,
-                "family": family,
-                "codebook": codebook,
-                "data_digest": data.digest,
-            }
-        )
+        bundle.info.update(run_id=run.info.run_id, task=cfg.task, family=family)
+        bundle.info.update(codebook=codebook, data_digest=data.digest)
         dev_ev, _ = evaluate_bundle(bundle, data, "dev", 0, cfg.seed)
         t1 = time.perf_counter()
         test_ev, test_probs = evaluate_bundle(bundle, data, "test", cfg.bootstrap, cfg.seed)
@@ -295,26 +316,19 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
             "train_seconds": train_seconds,
             "predict_docs_per_second": len(data.test) / max(predict_seconds, 1e-9),
             "temperature": bundle.temperature,
+            **_inference_metrics(bundle),
         }
-        inference = bundle.info.get("inference")
-        if inference:  # both dev scores behind the int8/fp32 choice, and the choice
-            metrics[f"{inference['metric']}_fp32"] = inference["fp32"]
-            if "int8" in inference:
-                metrics[f"{inference['metric']}_int8"] = inference["int8"]
-            metrics["inference_int8"] = float(inference["mode"] == "int8")
-            mlflow.set_tag("mediaframe.inference", inference["mode"])
         mlflow.log_metrics(metrics)
         bundle.save(out_dir)
         mlflow.log_artifacts(str(out_dir), "bundle")
         _log_evaluation(test_ev, data, test_probs, bundle, cfg, family)
-        summary = {
-            "run_id": run.info.run_id,
-            "task": cfg.task,
-            "model": family,
-            "metrics": metrics,
-            "bundle": str(out_dir),
-        }
-    return summary
+    return {
+        "run_id": run.info.run_id,
+        "task": cfg.task,
+        "model": family,
+        "metrics": metrics,
+        "bundle": str(out_dir),
+    }
 
 
 def log_cv_folds(results: list[dict[str, Any]], task: str, family: str, tags: dict) -> None:
@@ -351,7 +365,8 @@ def log_cv_folds(results: list[dict[str, Any]], task: str, family: str, tags: di
 def find_resumable(cfg: TrainConfig, family: str, digest: str) -> tuple[str | None, str | None]:
     """The newest FAILED or KILLED run of this config and data that left a checkpoint."""
     exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[cfg.task])
-    if exp is None:
+    root = _checkpoints(cfg)
+    if exp is None or root is None:
         return None, None
     runs = mlflow.search_runs(
         [exp.experiment_id],
@@ -366,7 +381,7 @@ def find_resumable(cfg: TrainConfig, family: str, digest: str) -> tuple[str | No
     for r in runs:
         if r.info.status not in ("FAILED", "KILLED"):
             continue
-        d = Path(cfg.transformer.checkpoint_dir) / r.info.run_id
+        d = root / r.info.run_id
         if (d / "checkpoint.pt").exists():
             return r.info.run_id, str(d)
     return None, None
@@ -399,33 +414,34 @@ def _log_evaluation(
             pred[f"p_{lab}"] = probs[:, j]
         pred.to_parquet(d / "test_predictions.parquet", index=False)
         mlflow.log_artifact(str(d / "test_predictions.parquet"), "evaluation")
-        summary = pd.DataFrame(
-            [
-                {"metric": k, "model": v, "ci95": _ci(ev, k), "trivial": ev.reference.get(k)}
-                for k, v in ev.metrics.items()
-                if isinstance(v, int | float)
-            ]
-        )
-        history = pd.DataFrame(getattr(bundle.model, "history", []) or [])
-        sections: list[tuple[str, Any]] = [
-            ("Summary (gold test)", summary),
-            ("Per class", per),
-        ]
-        if "per_target" in ev.tables:
-            sections.append(("Per target", ev.tables["per_target"]))
-        if "confusion" in ev.tables:
-            sections.append(("Confusion matrix", ev.tables["confusion"]))
-        sections += [
-            (n.replace(".png", "").replace("_", " "), png) for n, png in ev.figures.items()
-        ]
-        if not history.empty:
-            sections.append(("Training history", history))
-        if ev.errors is not None:
-            sections.append(("Most confident mistakes", ev.errors))
-        sections.append(("Config", json.loads(json.dumps(cfg.model_dump(mode="json")))))
+        sections = _report_sections(ev, bundle, cfg)
         page = html_report(f"mediaframe {cfg.task} / {family}: evaluation", sections)
         (d / "evaluation_report.html").write_text(page, encoding="utf-8")
         mlflow.log_artifact(str(d / "evaluation_report.html"))
+
+
+def _report_sections(ev: Evaluation, bundle: ModelBundle, cfg: TrainConfig) -> list:
+    """The evaluation page: summary beside the trivial reference, tables, plots, config."""
+    summary = pd.DataFrame(
+        [
+            {"metric": k, "model": v, "ci95": _ci(ev, k), "trivial": ev.reference.get(k)}
+            for k, v in ev.metrics.items()
+            if isinstance(v, int | float)
+        ]
+    )
+    sections: list[tuple[str, Any]] = [("Summary (gold test)", summary)]
+    sections.append(("Per class", ev.tables["per_label"]))
+    for key, title in (("per_target", "Per target"), ("confusion", "Confusion matrix")):
+        if key in ev.tables:
+            sections.append((title, ev.tables[key]))
+    sections += [(n.replace(".png", "").replace("_", " "), png) for n, png in ev.figures.items()]
+    history = pd.DataFrame(getattr(bundle.model, "history", []) or [])
+    if not history.empty:
+        sections.append(("Training history", history))
+    if ev.errors is not None:
+        sections.append(("Most confident mistakes", ev.errors))
+    sections.append(("Config", json.loads(json.dumps(cfg.model_dump(mode="json")))))
+    return sections
 
 
 def _ci(ev: Evaluation, key: str) -> str:

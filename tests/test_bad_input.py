@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from pipelines.config import IngestConfig, LabelConfig, ScoreConfig
 from pipelines.ingest import IngestError, ingest
 from pipelines.label import run_label
-from pipelines.score import ScoreError, score
+from pipelines.score import score
+from pipelines.shards import ScoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = settings(

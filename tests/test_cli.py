@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-STAGES = ["ingest", "label", "train", "publish", "score", "run", "benchmark", "ui"]
+from pipelines.cli import PLUGIN_GROUP, build_parser, main
+
+# Plugin commands (``benchmark`` from bench) are there only when their package is installed.
+PLUGINS = [ep.name for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)]
+STAGES = ["ingest", "label", "train", "publish", "score", "report", "run", "ui", *PLUGINS]
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -68,3 +73,48 @@ def test_ingest_cli_end_to_end(tmp_path: Path, root: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "o" / "documents.parquet").exists()
     assert '"documents_out"' in res.stdout
+
+
+@pytest.mark.parametrize("stage", ["ingest", "label", "train", "publish", "score", "report", "run"])
+def test_a_missing_config_file_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch, capsys, stage: str
+) -> None:
+    # Regression: a --config that does not exist used to fall back to the defaults silently.
+    monkeypatch.chdir(tmp_path)
+    extra = ["--task", "frames"] if stage == "train" else []
+    rc = main([stage, "--config", "nope.yaml", *extra, "--tracking-uri", "sqlite:///m.db"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "--config nope.yaml: config file not found" in err
+    assert "Traceback" not in err
+
+
+def test_train_model_flag_is_the_deprecated_name_of_family(capsys) -> None:
+    args = build_parser([]).parse_args(["train", "--task", "frames", "--model", "transformer"])
+    assert args.family == "transformer"
+    assert "--model is deprecated; use --family transformer" in capsys.readouterr().err
+    args = build_parser([]).parse_args(["train", "--task", "stance", "--family", "transformer"])
+    assert args.family == "transformer"
+    assert build_parser([]).parse_args(["train", "--task", "stance"]).family is None
+
+
+class _Hello:
+    """A plugin command, shaped like bench.command: NAME, HELP, add_arguments, run."""
+
+    NAME = "hello"
+    HELP = "say hello"
+
+    @staticmethod
+    def add_arguments(p) -> None:
+        p.add_argument("--who", default="world")
+
+    @staticmethod
+    def run(args) -> int:
+        print(f"hello {args.who}")
+        return 0
+
+
+def test_a_plugin_command_becomes_a_subcommand(capsys) -> None:
+    args = build_parser([_Hello]).parse_args(["hello", "--who", "you"])
+    assert args.handler(args) == 0
+    assert capsys.readouterr().out == "hello you\n"

@@ -64,3 +64,25 @@ def test_every_shipped_config_validates(root: Path, monkeypatch: pytest.MonkeyPa
     load_config(IngestConfig, "configs/ingest.yaml")
     for task in ("frames", "stance"):
         assert load_config(TrainConfig, f"configs/train_{task}.yaml").task == task
+
+
+def test_family_travels_in_the_train_config(tmp_path: Path) -> None:
+    assert load_config(TrainConfig, write(tmp_path, "task: frames\n")).family == "baseline"
+    cfg = load_config(TrainConfig, write(tmp_path, "task: frames\nfamily: transformer\n"))
+    assert cfg.family == "transformer" and cfg.family_config() is cfg.transformer
+
+
+def test_run_config_old_models_key_still_loads_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = load_config(RunConfig, write(tmp_path, "models: [baseline]\n"))
+    assert cfg.families == ["baseline"]
+    assert "`models:` is deprecated" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="families"):
+        load_config(RunConfig, write(tmp_path, "models: [baseline]\nfamilies: [baseline]\n"))
+
+
+def test_removed_gold_key_of_train_is_an_unknown_key(tmp_path: Path) -> None:
+    # TrainConfig.gold was never read; a config that still sets it is told so.
+    with pytest.raises(ConfigError, match="key 'gold': unknown key"):
+        load_config(TrainConfig, write(tmp_path, "task: frames\ngold: g.jsonl\n"))

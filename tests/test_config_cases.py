@@ -126,9 +126,11 @@ CASES = [
     (ScoreConfig, "engine: dask\n", "engine", "'local' or 'spark'"),
     (ScoreConfig, "chunk_size: 0\n", "chunk_size", "greater than or equal to 1"),
     (ScoreConfig, "chunk: 10\n", "chunk", "allowed keys: chunk_size, columns, engine, model"),
-    (RunConfig, "models: []\n", "models", "at least one of: baseline, transformer"),
+    (RunConfig, "families: []\n", "families", "at least one of: baseline, transformer"),
+    (RunConfig, "models: []\n", "families", "at least one of: baseline, transformer"),
     (RunConfig, "tasks: [frames, topic]\n", "tasks.1", "'frames' or 'stance'"),
-    (RunConfig, "models: [bert]\n", "models.0", "'baseline' or 'transformer'"),
+    (RunConfig, "families: [bert]\n", "families.0", "unknown model family 'bert'"),
+    (TrainConfig, "task: frames\nfamily: bert\n", "family", "one of: baseline, transformer"),
     (RunConfig, "train_frames:\n  task: frames\n  seed: x\n", "train_frames.seed", "valid integer"),
     (
         RunConfig,
@@ -137,7 +139,7 @@ CASES = [
         "missing-label.yaml: config file not found",
     ),
     (RunConfig, "score:\n  engine: ray\n", "score.engine", "'local' or 'spark'"),
-    (RunConfig, "workdirs: x\n", "workdirs", "allowed keys: ingest, input, label"),
+    (RunConfig, "workdirs: x\n", "workdirs", "allowed keys: families, ingest, input"),
 ]
 
 
@@ -169,7 +171,7 @@ CLI_CASES = [
     ("train", "task: frames\ntransformer:\n  epochs: 0\n", ["--task", "frames", "--output", "out"]),
     ("publish", "confidence: 2\n", []),
     ("score", "engine: dask\n", ["--input", "in", "--output", "out"]),
-    ("run", "models: []\n", ["--output", "out"]),
+    ("run", "families: []\n", ["--output", "out"]),
 ]
 
 

@@ -101,11 +101,9 @@ def store(tmp_path_factory: pytest.TempPathFactory, root: Path):
                 output=str(work / "models"),
                 codebook=lcfg.codebook,
                 stance=lcfg.stance,
-                gold=lcfg.gold,
                 splits=lcfg.splits,
                 bootstrap=50,
             ),
-            "baseline",
         )
         report = run_report([str(work / "labels.parquet")], work / "report", ReportConfig())
         yield {"tmp": tmp, "uri": uri, "train": train["run_id"], "report": report.run_id}

@@ -20,7 +20,8 @@ from conftest import store_in, train_and_publish
 
 from pipelines.config import ScoreConfig, TrainConfig, TransformerConfig
 from pipelines.publish import publish
-from pipelines.score import ScoreError, score
+from pipelines.score import score
+from pipelines.shards import ScoreError
 from pipelines.train import TrainDataError, run_train
 
 pytestmark = pytest.mark.slow
@@ -198,11 +199,11 @@ def test_a_failing_stage_leaves_its_run_failed(flow) -> None:
         codebook=str(flow["root"] / "configs/codebooks/mfc.yaml"),
     )
     with pytest.raises(TrainDataError, match=r"missing\.json"):
-        run_train(cfg, "baseline")
+        run_train(cfg)
     bad = flow["tmp"] / "no_test.json"
     bad.write_text(json.dumps({"train": [], "dev": [], "test": []}))
     with pytest.raises(TrainDataError, match="no gold documents in the test split"):
-        run_train(cfg.model_copy(update={"splits": str(bad)}), "baseline")
+        run_train(cfg.model_copy(update={"splits": str(bad)}))
 
 
 def test_an_interrupted_training_run_resumes_in_a_new_tagged_run(flow) -> None:
@@ -215,7 +216,7 @@ def test_an_interrupted_training_run_resumes_in_a_new_tagged_run(flow) -> None:
         documents=str(flow["work"] / "documents.parquet"),
         output=str(flow["tmp"] / "resume-models"),
         codebook=str(root / "configs/codebooks/mfc.yaml"),
-        gold=str(root / "data/gold/gold.jsonl"),
+        family="transformer",
         splits=str(root / "data/gold/splits.json"),
         bootstrap=10,
         transformer=TransformerConfig(
@@ -231,13 +232,13 @@ def test_an_interrupted_training_run_resumes_in_a_new_tagged_run(flow) -> None:
     cut = base.model_copy(deep=True)
     cut.transformer.stop_after_steps = 2
     with pytest.raises(TrainingInterrupted):
-        run_train(cut, "transformer")
+        run_train(cut)
     exp = mlflow.get_experiment_by_name("mediaframe-frames")
     failed = mlflow.search_runs(
         [exp.experiment_id], filter_string="attributes.status = 'FAILED'", output_format="list"
     )
     assert failed
-    s = run_train(base, "transformer")
+    s = run_train(base)
     run = mlflow.get_run(s["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["mediaframe.resumed_from"] == failed[0].info.run_id

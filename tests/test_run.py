@@ -47,7 +47,6 @@ publish:
         sets += [
             f"{task}.codebook={r}/configs/codebooks/mfc.yaml",
             f"{task}.stance={r}/configs/stance.yaml",
-            f"{task}.gold={r}/data/gold/gold.jsonl",
             f"{task}.splits={r}/data/gold/splits.json",
             f"{task}.transformer.checkpoint_dir={tmp_path}/ck",
         ]

@@ -71,7 +71,7 @@ def test_a_file_without_the_text_column_fails_fast_and_a_column_map_fixes_it(
     champion_store, tmp_path: Path
 ) -> None:
     from pipelines.config import ColumnMap
-    from pipelines.score import ScoreError
+    from pipelines.shards import ScoreError
 
     rows = list(generated_corpus(5, seed=5))
     inp = tmp_path / "body.csv"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pipelines import tracking
 from pipelines.cli import build_parser, main, ui_command
 from pipelines.config import ScoreConfig
-from pipelines.score import ScoreError, resolve_model, score
+from pipelines.score import resolve_model, score
+from pipelines.shards import ScoreError
 
 NOT_REGISTRY = [
     "runs:/0123456789abcdef/scorer",

@@ -23,7 +23,8 @@ from conftest import point_at, store_in
 from bench.champion import train_and_publish
 from bench.common import generated_corpus
 from pipelines.config import ScoreConfig
-from pipelines.score import ScoreError, score
+from pipelines.score import score
+from pipelines.shards import ScoreError
 
 pytestmark = pytest.mark.slow
 

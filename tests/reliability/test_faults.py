@@ -65,7 +65,6 @@ def train_args(champ: dict, tmp: Path) -> list[str]:
         "documents": champ["documents"],
         "output": tmp / "models",
         "codebook": ROOT / "configs/codebooks/mfc.yaml",
-        "gold": ROOT / "data/gold/gold.jsonl",
         "splits": ROOT / "data/gold/splits.json",
         "bootstrap": 10,
         "transformer.init": "random",
@@ -78,7 +77,7 @@ def train_args(champ: dict, tmp: Path) -> list[str]:
         "transformer.threads": 1,
         "transformer.device": "cpu",
     }
-    args = ["train", "--task", "frames", "--model", "transformer", "--tracking-uri", champ["uri"]]
+    args = ["train", "--task", "frames", "--family", "transformer", "--tracking-uri", champ["uri"]]
     for k, v in sets.items():
         args += ["--set", f"{k}={v}"]
     return args
@@ -378,11 +377,10 @@ def test_registry_failing_during_publish_leaves_no_champion(
             output=str(tmp_path / "models"),
             codebook=str(ROOT / "configs/codebooks/mfc.yaml"),
             stance=str(ROOT / "configs/stance.yaml"),
-            gold=str(ROOT / "data/gold/gold.jsonl"),
             splits=str(ROOT / "data/gold/splits.json"),
             bootstrap=10,
         )
-        runs[task] = run_train(cfg, "baseline")["run_id"]
+        runs[task] = run_train(cfg)["run_id"]
 
     _Proxy.upstream, _Proxy.fail, _Proxy.failed = server, fail, 0
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)

@@ -1,0 +1,282 @@
+"""The stages of ``mediaframe``: one ``Stage`` row each, read by ``pipelines.cli``.
+
+A row holds what the CLI needs to know about a stage (help, default config, its own flags)
+and a short ``run`` that applies the flags to the loaded config, calls the stage's library
+function and prints its summary. Stage modules are imported inside ``run`` so that
+``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _no_arguments(p: argparse.ArgumentParser) -> None:
+    """A stage with only the common flags."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One subcommand: ``run(args, cfg)`` gets the loaded, validated config."""
+
+    name: str
+    help: str
+    description: str
+    run: Callable[[argparse.Namespace, Any], int]
+    config_class: str  # its config model, a class in pipelines.config
+    # Default config file, formatted with the parsed arguments (train's depends on --task).
+    default_config: str
+    add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+    inputs: bool = True
+    output: bool = True
+
+
+def _needs_io(args: argparse.Namespace, usage: str) -> None:
+    if not args.input or not args.output:
+        raise ValueError(f"{args.stage} needs {usage}")
+
+
+# --------------------------------------------------------------------------- stages
+def run_ingest(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.ingest import ingest, log_ingest_run
+
+    _needs_io(args, "--input PATH... and --output DIR")
+    rep = ingest(args.input, args.output, cfg)
+    log_ingest_run(rep, args.output)
+    print(json.dumps({k: v for k, v in rep.to_json().items() if k != "errors"}, indent=1))
+    if rep.errors:
+        print(f"{len(rep.errors)} row/file problems (first 10):", file=sys.stderr)
+        for e in rep.errors[:10]:
+            print("  " + e, file=sys.stderr)
+    return 0
+
+
+def run_label(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.label import run_label as label
+
+    _needs_io(args, "--input DIR/documents.parquet and --output DIR")
+    res = label(args.input[0], args.output, cfg)
+    r = res.report
+    print(
+        f"labels: {res.path} ({r['documents']} documents, {r['gold_documents']} gold; "
+        f"label model frames={r['label_model_frames']} stance={r['label_model_stance']})"
+    )
+    print(res.lf_table.to_string(index=False, max_rows=40))
+    if res.agreement is not None:
+        print(res.agreement.to_string(index=False))
+    if r["skipped_total"]:
+        print(f"{r['skipped_total']} rows skipped: {r['skipped']}", file=sys.stderr)
+    for e in r["row_errors"][:10] + r["lf_errors"] + r["gold_problems"]:
+        print("  " + e, file=sys.stderr)
+    return 0
+
+
+class _DeprecatedModel(argparse.Action):
+    """``train --model`` is the old name of ``--family``: still accepted, with a warning."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"mediaframe train: --model is deprecated; use --family {values}", file=sys.stderr)
+        namespace.family = values
+
+
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    from models.registry import family_names
+
+    p.add_argument(
+        "--task",
+        choices=["frames", "stance"],
+        required=True,
+        help="frames (multi-label) or stance (per target)",
+    )
+    p.add_argument(
+        "--family",
+        choices=family_names(),
+        help="model family (default: the config's `family`, baseline)",
+    )
+    p.add_argument(
+        "--model", choices=family_names(), action=_DeprecatedModel, help=argparse.SUPPRESS
+    )
+
+
+def run_train(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.config import ConfigError
+    from pipelines.train import run_train as train
+
+    if cfg.task != args.task:
+        raise ConfigError(f"{args.config_used}: task is {cfg.task!r} but --task {args.task}")
+    if args.input:
+        cfg.labels = args.input[0]
+    if args.output:
+        cfg.output = args.output
+    if args.family:
+        cfg.family = args.family
+    s = train(cfg, args.config_used)
+    test = {k: round(v, 4) for k, v in s["metrics"].items() if k.startswith("test_")}
+    print(json.dumps({"run_id": s["run_id"], "bundle": s["bundle"], **test}, indent=1))
+    return 0
+
+
+def publish_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frames-run", metavar="RUN_ID", help="frames run to publish")
+    p.add_argument("--stance-run", metavar="RUN_ID", help="stance run to publish")
+
+
+def run_publish(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.publish import publish
+
+    if args.frames_run:
+        cfg.frames_run = args.frames_run
+    if args.stance_run:
+        cfg.stance_run = args.stance_run
+    res = publish(cfg)
+    print(f"{res.name} version {res.version} -> @{res.alias}: {res.reason}")
+    return 0
+
+
+def score_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", metavar="URI", help="registry URI (default models:/mediaframe@champion)"
+    )
+    p.add_argument("--engine", choices=["local", "spark"], help="local (default) or spark")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard output made by another model version or other inputs",
+    )
+
+
+def run_score(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.score import log_score_run, score
+
+    if args.model:
+        cfg.model = args.model
+    if args.engine:
+        cfg.engine = args.engine
+    _needs_io(args, "--input PATH... and --output DIR")
+    res = score(args.input, args.output, cfg, restart=args.restart)
+    log_score_run(res, args.input)
+    print(
+        f"scored {res.rows} rows ({res.errors} with errors) with {res.model_version} "
+        f"into {res.output}: {res.shards} shards, {res.skipped_shards} already done"
+    )
+    return 0
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--period", choices=["week", "month"], help="time bucket (default: from the config)"
+    )
+
+
+def run_report(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.report import run_report as report
+
+    if args.period:
+        cfg.period = args.period
+    _needs_io(args, "--input SCORED_DIR_OR_FILES... and --output DIR")
+    rep = report(args.input, args.output, cfg)
+    print(
+        f"report: {rep.html} ({rep.rows} rows from {rep.sources} sources over "
+        f"{rep.periods} {cfg.period}s; {rep.errors} rows with errors and {rep.undated} "
+        "without a usable date counted, not in the shares over time)"
+    )
+    if rep.incomplete:
+        print(f"warning: scoring not finished in {rep.incomplete}", file=sys.stderr)
+    return 0
+
+
+def run_flow(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines import tracking
+    from pipelines.run import run_all
+
+    if args.input:
+        cfg.input = args.input
+    if args.output:
+        cfg.workdir = args.output
+    print(f"tracking: {tracking.redact(args.tracking)}")
+    run_all(cfg)
+    return 0
+
+
+STAGES: list[Stage] = [
+    Stage(
+        "ingest",
+        "read, clean, split and de-duplicate raw articles",
+        "Read JSONL/CSV/Parquet files and folders of .txt/.html dumps; remove site chrome, "
+        "split pasted articles, give each document a content-hash id, drop exact and near "
+        "duplicates. Writes DIR/documents.parquet and DIR/ingest_report.json.",
+        run_ingest,
+        "IngestConfig",
+        "configs/ingest.yaml",
+    ),
+    Stage(
+        "label",
+        "weakly label frames and stance; merge gold labels",
+        "Run the labeling functions over DIR/documents.parquet, aggregate them with the "
+        "label model, let gold labels win, and write OUT/labels.parquet with an LF analysis "
+        "and annotator agreement.",
+        run_label,
+        "LabelConfig",
+        "configs/label.yaml",
+    ),
+    Stage(
+        "train",
+        "train and evaluate one model for one task",
+        "Train a model of one family (baseline or transformer) for frames or stance from "
+        "labels.parquet; evaluate on gold test and log the run.",
+        run_train,
+        "TrainConfig",
+        "configs/train_{task}.yaml",
+        train_arguments,
+    ),
+    Stage(
+        "publish",
+        "register the scoring function through the gate",
+        "Package the best (or named) frames and stance runs as one MLflow pyfunc, register "
+        "a version of `mediaframe`, and move @champion only if it beats the current "
+        "champion on gold test.",
+        run_publish,
+        "PublishConfig",
+        "configs/publish.yaml",
+        publish_arguments,
+        inputs=False,
+        output=False,
+    ),
+    Stage(
+        "score",
+        "batch-score documents with a registered model",
+        "Score JSONL/CSV/Parquet inputs in chunks into Parquet shards with a manifest; "
+        "resumes after an interruption.",
+        run_score,
+        "ScoreConfig",
+        "configs/score.yaml",
+        score_arguments,
+    ),
+    Stage(
+        "report",
+        "what the outlets did: frame shares and stance per source and period",
+        "From scored Parquet (the output of `mediaframe score`, or labels.parquet): frame "
+        "shares and stance toward each target per source and per week or month, with "
+        "Wilson intervals, as CSV tables, plots and one self-contained HTML page "
+        "(DIR/outlet_report.html), logged to MLflow. Rows with an error or no date are "
+        "counted and reported, never dropped silently.",
+        run_report,
+        "ReportConfig",
+        "configs/report.yaml",
+        report_arguments,
+    ),
+    Stage(
+        "run",
+        "the whole flow on the bundled sample (or your corpus)",
+        "ingest -> label -> train each family for frames and stance -> evaluate -> publish "
+        "-> score -> report, under one parent MLflow run, then print a summary.",
+        run_flow,
+        "RunConfig",
+        "configs/run.yaml",
+    ),
+]
