@@ -109,6 +109,8 @@ def load_bench_config(
         opts = adapter.options(cfg.adapter)
     except Exception as exc:  # pydantic's message names the key
         raise ConfigError(f"{path}: key 'adapter': {exc}") from None
+    # Every option, defaults included, so the logged config says what ran.
+    cfg.adapter = opts.model_dump(mode="json")
     return cfg, opts
 
 
