@@ -19,6 +19,7 @@ from bench.benchmark import (
     load_bench_config,
     run_benchmark,
 )
+from pipelines.cli import _common
 from pipelines.config import ConfigError
 
 NAME = "benchmark"
@@ -59,24 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", choices=sorted(LEGACY_MODELS), help=argparse.SUPPRESS
     )  # deprecated: --family/--labels
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML config (default: configs/bench/DATASET.yaml when it exists)",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set transformer.epochs=2 "
-        "(repeatable; values are parsed as YAML)",
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///./mlruns.db)",
-    )
+    _common(parser, None, inputs=False, output=False)  # --config, --set, --tracking-uri
     parser.add_argument(
         "--output",
         metavar="FILE.json",

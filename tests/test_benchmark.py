@@ -436,9 +436,8 @@ def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
 def test_old_model_flag_still_works_with_a_deprecation_warning(
     tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = tmp_path / "gvfc"
-    synthetic_gvfc(data, 4, 1)
-    args = ["benchmark", "gvfc", "--data-dir", str(data), "--set", "bootstrap=20"]
+    args = ["benchmark", "gvfc", "--data-dir", str(tmp_path / "g"), "--set", "bootstrap=20"]
+    synthetic_gvfc(tmp_path / "g", 4, 1)
     with pytest.warns(DeprecationWarning, match="use --family baseline"):
         assert run_cli([*args, "--model", "baseline", "--output", str(tmp_path / "o.json")]) == 0
     assert "--model baseline is deprecated; use --family baseline" in capsys.readouterr().err

@@ -63,6 +63,16 @@ class AdapterOptions(Strict):
     """Options every adapter takes; a dataset's own options subclass this."""
 
 
+@dataclass(frozen=True)
+class DevCut:
+    """Where a dataset's fixed dev split comes from: its release, options, size and seed."""
+
+    data_dir: Path
+    opts: AdapterOptions
+    fraction: float
+    seed: int
+
+
 # ============================================================================ helpers
 def read_csv_rows(path: Path, required: list[str]) -> list[dict[str, str]]:
     """All rows of a CSV as dicts, after checking the header names every required column."""
@@ -171,6 +181,13 @@ class Adapter:
         """The fixed dev split of the pool: stratified and seeded (override for groups)."""
         return stratified_cut(strata_of(pool, spec.kind), fraction, seed)
 
+    def split_dev(
+        self, pool: Examples, spec: TaskSpec, cut: DevCut
+    ) -> tuple[Examples, dict[str, Examples]]:
+        """(what is left to fit on, the fixed dev sets): by default a cut of the pool."""
+        dev = self.dev_indices(pool, spec, cut.fraction, cut.seed)
+        return pool.subset(complement(len(pool), dev)), {"": pool.subset(dev)}
+
     def load(
         self,
         data_dir: Path,
@@ -183,19 +200,12 @@ class Adapter:
         pool = self.read_pool(Path(data_dir), opts)
         if len(pool) == 0:
             raise DatasetError(f"{data_dir}: no labelled items for {self.name}")
-        dev = self.dev_indices(pool, spec, dev_fraction, seed)
-        fit = pool.subset(complement(len(pool), dev))
+        fit, dev = self.split_dev(pool, spec, DevCut(Path(data_dir), opts, dev_fraction, seed))
         if test_dir is not None:
-            tests = self.read_tests(Path(test_dir), opts)
-            return BenchData(spec, fit, pool.subset(dev), tests, "test")
+            tuning = dev[""] if list(dev) == [""] else concat_examples(list(dev.values()))
+            return BenchData(spec, fit, tuning, self.read_tests(Path(test_dir), opts), "test")
         tune = self.dev_indices(fit, spec, dev_fraction, seed + 1)
-        return BenchData(
-            spec,
-            fit.subset(complement(len(fit), tune)),
-            fit.subset(tune),
-            {"": pool.subset(dev)},
-            "dev",
-        )
+        return BenchData(spec, fit.subset(complement(len(fit), tune)), fit.subset(tune), dev, "dev")
 
     def fit(
         self, data: BenchData, family: str, cfg: TrainConfig, log: MetricLogger | None = None

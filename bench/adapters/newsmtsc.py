@@ -11,10 +11,8 @@ from pydantic import Field
 from bench.adapters.base import (
     Adapter,
     AdapterOptions,
-    BenchData,
     DatasetError,
-    complement,
-    concat_examples,
+    DevCut,
     group_cut,
 )
 from models.data import Examples, TaskSpec, mark_spans
@@ -108,23 +106,13 @@ class NewsmtscAdapter(Adapter):
             s: self._read(test_dir / f"dev_test_split_{s}/test.jsonl", opts) for s in NEWSMTSC_SETS
         }
 
-    def load(
-        self,
-        data_dir: Path,
-        test_dir: Path | None,
-        opts: AdapterOptions,
-        dev_fraction: float,
-        seed: int,
-    ) -> BenchData:
-        """The release's own dev splits instead of a cut of train (same policy otherwise:
-        a dev run tunes on a cut of train, a test run on the dev splits)."""
-        spec = self.spec(opts)
-        pool = self.read_pool(Path(data_dir), opts)
-        dev = self.read_dev(Path(data_dir), opts)
-        if test_dir is not None:
-            tune = concat_examples(list(dev.values()))
-            return BenchData(spec, pool, tune, self.read_tests(Path(test_dir), opts), "test")
-        cut = group_cut(list(pool.groups or []), dev_fraction, seed + 1)
-        return BenchData(
-            spec, pool.subset(complement(len(pool), cut)), pool.subset(cut), dev, "dev"
-        )
+    def split_dev(
+        self, pool: Examples, spec: TaskSpec, cut: DevCut
+    ) -> tuple[Examples, dict[str, Examples]]:
+        """The release's own dev splits rather than a cut of train, which is all fit on (a
+        dev run tunes on a cut of it, a test run on both dev splits)."""
+        return pool, self.read_dev(cut.data_dir, cut.opts)
+
+    def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
+        """Whole sentences: a sentence's targets never straddle train and the tuning cut."""
+        return group_cut(list(pool.groups or []), fraction, seed)
