@@ -40,6 +40,7 @@ LEGACY_MODELS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand's arguments, on the parser the CLI made for it."""
     parser.description = parser.description or DESCRIPTION
     parser.add_argument(
         "dataset", choices=sorted(ADAPTERS), metavar="DATASET", help=", ".join(sorted(ADAPTERS))
@@ -57,9 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what it trains on (default: gold); weak = the label model's output over the "
         "training texts, no gold; weak+gold = gold plus the weakly labelled weak.unlabeled texts",
     )
-    parser.add_argument(
-        "--model", choices=sorted(LEGACY_MODELS), help=argparse.SUPPRESS
-    )  # deprecated: --family/--labels
+    # Deprecated, hidden from --help: the old spelling of --family/--labels.
+    parser.add_argument("--model", choices=sorted(LEGACY_MODELS), help=argparse.SUPPRESS)
     _common(parser, None, inputs=False, output=False)  # --config, --set, --tracking-uri
     parser.add_argument(
         "--output",
