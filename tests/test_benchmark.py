@@ -4,6 +4,7 @@ GVFC training release when ../shared/datasets is present."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import random
@@ -13,19 +14,23 @@ import mlflow
 import numpy as np
 import pytest
 
-from pipelines.adapters import (
-    ADAPTERS,
-    DatasetError,
-    GvfcAdapter,
-    Semeval2023Adapter,
-    SemevalOptions,
-    complement,
-    group_cut,
-    stratified_cut,
-)
-from pipelines.benchmark import WeakConfig, weak_examples
-from pipelines.cli import main
+from bench import command
+from bench.adapters import ADAPTERS, DatasetError
+from bench.adapters.base import complement, group_cut, stratified_cut
+from bench.adapters.gvfc import GvfcAdapter
+from bench.adapters.semeval2023 import Semeval2023Adapter, SemevalOptions
+from bench.weak import WeakConfig, weak_examples
 from tests.conftest import ROOT, SHARED
+
+
+def run_cli(argv: list[str]) -> int:
+    """``mediaframe benchmark ...`` through the plugin's own parser and ``run``, as the CLI
+    calls it once it loads the ``mediaframe.commands`` entry points."""
+    assert argv[0] == command.NAME
+    parser = argparse.ArgumentParser(prog=f"mediaframe {command.NAME}")
+    command.add_arguments(parser)
+    return command.run(parser.parse_args(argv[1:]))
+
 
 GVFC_COLUMNS = [
     "id",
@@ -215,7 +220,7 @@ def test_benchmark_command_json_and_mlflow_contract(
     data = tmp_path / "gvfc"
     synthetic_gvfc(data, 12, 1)
     out = tmp_path / "res.json"
-    rc = main(
+    rc = run_cli(
         [
             "benchmark",
             "gvfc",
@@ -272,7 +277,7 @@ def test_benchmark_command_json_and_mlflow_contract(
     # the held-out run: train on the whole release minus dev, score the test files
     test = tmp_path / "gvfc-test"
     synthetic_gvfc(test, 3, 2)
-    rc = main(
+    rc = run_cli(
         [
             "benchmark",
             "gvfc",
@@ -299,13 +304,13 @@ def test_benchmark_errors_are_one_clear_line(
 ) -> None:
     data = tmp_path / "gvfc"
     synthetic_gvfc(data, 4, 1)
-    rc = main(["benchmark", "gvfc", "--data-dir", str(data), "--set", "adapter.input=body"])
+    rc = run_cli(["benchmark", "gvfc", "--data-dir", str(data), "--set", "adapter.input=body"])
     assert rc == 2 and "key 'adapter'" in capsys.readouterr().err
-    rc = main(["benchmark", "gvfc", "--data-dir", str(data), "--test-dir", str(tmp_path / "x")])
+    rc = run_cli(["benchmark", "gvfc", "--data-dir", str(data), "--test-dir", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert rc == 2 and "GVFC_extension_multimodal.csv: file not found" in err
-    rc = main(["benchmark", "gvfc", "--data-dir", str(data), "--model", "weak"])
-    assert rc == 2 and "--model weak needs a multi-label dataset" in capsys.readouterr().err
+    rc = run_cli(["benchmark", "gvfc", "--data-dir", str(data), "--labels", "weak"])
+    assert rc == 2 and "--labels weak needs a multi-label dataset" in capsys.readouterr().err
     assert mlflow.get_experiment_by_name("benchmark-gvfc") is None  # all before any run
 
 
@@ -314,8 +319,8 @@ def test_a_run_that_fails_midway_is_failed_in_mlflow(
 ) -> None:
     data = tmp_path / "gvfc"
     synthetic_gvfc(data, 4, 1)
-    args = ["benchmark", "gvfc", "--data-dir", str(data), "--model", "transformer"]
-    rc = main([*args, "--set", f"transformer.model_name_or_path={tmp_path / 'no-model'}"])
+    args = ["benchmark", "gvfc", "--data-dir", str(data), "--family", "transformer"]
+    rc = run_cli([*args, "--set", f"transformer.model_name_or_path={tmp_path / 'no-model'}"])
     assert rc == 2 and "no-model" in capsys.readouterr().err
     exp = mlflow.get_experiment_by_name("benchmark-gvfc")
     runs = mlflow.search_runs([exp.experiment_id], output_format="list")
@@ -372,19 +377,20 @@ def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_
     write_semeval(data, "en_train.csv", rows)
     codebook = str(ROOT / "configs/codebooks/mfc.yaml")
     results = {}
-    for model in ("baseline", "weak"):
+    for model in ("gold", "weak"):
         out = tmp_path / f"{model}.json"
-        args = ["benchmark", "semeval2023", "--data-dir", str(data), "--model", model]
+        args = ["benchmark", "semeval2023", "--data-dir", str(data), "--labels", model]
         sets = [
             f"adapter.codebook={codebook}",
             f"weak.codebook={codebook}",
             f"weak.stance={ROOT / 'configs/stance.yaml'}",
             "bootstrap=50",
         ]
-        assert main([*args, *[x for s in sets for x in ("--set", s)], "--output", str(out)]) == 0
+        assert run_cli([*args, *[x for s in sets for x in ("--set", s)], "--output", str(out)]) == 0
         results[model] = json.loads(out.read_text())
-    assert results["weak"]["trivial"] == results["baseline"]["trivial"]
-    assert results["weak"]["n_train"] == results["baseline"]["n_train"]
+    assert results["weak"]["trivial"] == results["gold"]["trivial"]
+    assert results["weak"]["n_train"] == results["gold"]["n_train"]
+    assert (results["gold"]["model"], results["weak"]["model"]) == ("baseline", "weak")
     assert "no gold" in results["weak"]["model_detail"]
 
 
@@ -404,17 +410,41 @@ def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
         f"weak.stance={ROOT / 'configs/stance.yaml'}",
         "bootstrap=50",
     ]
-    args = ["benchmark", "semeval2023", "--data-dir", str(data), "--model", "weak"]
+    args = ["benchmark", "semeval2023", "--data-dir", str(data), "--labels", "weak"]
     args += [x for s in sets for x in ("--set", s)]
     plain, more = tmp_path / "plain.json", tmp_path / "more.json"
-    assert main([*args, "--output", str(plain)]) == 0
+    assert run_cli([*args, "--output", str(plain)]) == 0
     with_extra = ["--set", "weak.unlabeled=[en_dev_unlabeled.csv]", "--output", str(more)]
-    assert main([*args, *with_extra]) == 0
+    assert run_cli([*args, *with_extra]) == 0
     a, b = json.loads(plain.read_text()), json.loads(more.read_text())
     assert b["n_train"] == a["n_train"] + len(extra)
     assert b["n_test"] == a["n_test"] and b["trivial"] == a["trivial"]  # gold reference kept
     assert "en_dev_unlabeled.csv" in b["model_detail"]
-    assert main([*args, "--set", "weak.unlabeled=[missing.csv]"]) == 2
+    assert run_cli([*args, "--set", "weak.unlabeled=[missing.csv]"]) == 2
+
+    # weak+gold: the gold training set plus the weakly labelled unlabelled texts
+    both = tmp_path / "both.json"
+    args[args.index("weak")] = "weak+gold"
+    assert run_cli([*args, *with_extra[:2], "--output", str(both)]) == 0
+    c = json.loads(both.read_text())
+    assert c["model"] == "baseline-weak+gold" and c["labels"] == "weak+gold"
+    assert c["n_train"] == b["n_train"] and c["n_tune"] == a["n_tune"]
+    assert "gold + " in c["model_detail"] and c["trivial"] == a["trivial"]
+    assert run_cli(args) == 2  # weak+gold with no unlabelled texts
+
+
+def test_old_model_flag_still_works_with_a_deprecation_warning(
+    tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["benchmark", "gvfc", "--data-dir", str(tmp_path / "g"), "--set", "bootstrap=20"]
+    synthetic_gvfc(tmp_path / "g", 4, 1)
+    with pytest.warns(DeprecationWarning, match="use --family baseline"):
+        assert run_cli([*args, "--model", "baseline", "--output", str(tmp_path / "o.json")]) == 0
+    assert "--model baseline is deprecated; use --family baseline" in capsys.readouterr().err
+    assert json.loads((tmp_path / "o.json").read_text())["model"] == "baseline"
+    with pytest.warns(DeprecationWarning, match="--family baseline --labels weak"):
+        assert run_cli([*args, "--model", "weak"]) == 2  # gvfc is not multi-label
+    assert run_cli([*args, "--model", "weak", "--family", "baseline"]) == 2
 
 
 def test_registry_names_the_issue_datasets() -> None:
@@ -430,7 +460,7 @@ def test_gvfc_baseline_on_the_real_training_release(
     tmp_path: Path, tracking_uri_store: str
 ) -> None:
     out = tmp_path / "gvfc.json"
-    rc = main(
+    rc = run_cli(
         [
             "benchmark",
             "gvfc",

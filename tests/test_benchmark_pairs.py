@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.adapters import DatasetError, get_adapter
+from bench.adapters.fnc1 import fnc_score
 from models.base import ModelBundle
 from models.baseline import BaselineModel
 from models.data import SPAN_CLOSE, SPAN_OPEN, Examples, TaskSpec, mark_spans, span_context
-from models.metrics import fnc_score
 from models.pairs import SimilarityFeatures
 from models.transformer import TransformerModel
-from pipelines.adapters import DatasetError, get_adapter
-from pipelines.cli import main
 from pipelines.config import BaselineConfig, TransformerConfig
 from pipelines.evaluate import evaluate_multiclass
+from tests.test_benchmark import run_cli
 
 FNC_LABELS = ["agree", "disagree", "discuss", "unrelated"]
 SENTIMENT = ["negative", "neutral", "positive"]
@@ -82,7 +82,12 @@ def test_fnc_score_in_the_evaluation_with_reference_and_interval() -> None:
     y_true = ["agree", "discuss", "unrelated", "unrelated", "disagree", "unrelated"]
     probs = np.eye(4)[[0, 2, 3, 3, 2, 0]]  # one related slip, one unrelated called agree
     ev = evaluate_multiclass(
-        y_true, probs, FNC_LABELS, ["unrelated"] * 5 + ["agree"], n_boot=50, fnc=True
+        y_true,
+        probs,
+        FNC_LABELS,
+        ["unrelated"] * 5 + ["agree"],
+        n_boot=50,
+        extra_metrics={"fnc_score": fnc_score},
     )
     # max 3*1 + 3*0.25 = 3.75; got 1 + 1 + 0.25 + 0.25 + 0.25 + 0 = 2.75
     assert ev.metrics["fnc_score"] == pytest.approx(100 * 2.75 / 3.75)
@@ -364,16 +369,16 @@ def test_newsmtsc_adapter_marks_the_mention_and_uses_its_dev_splits(tmp_path: Pa
     assert more.texts[2] == "[[Trump]] said [[he]] would fire Comey, and [[he]] did."
     # a dev run: scored on both dev splits, tuned on a sentence-grouped cut of train
     data = a.load(tmp_path, None, opts, 0.34, 13)
-    assert data.split == "dev" and set(data.evals) == {"rw", "mt"}
-    assert data.evals["rw"].texts == pool.texts[:2]
-    assert len(data.train) + len(data.tune) == len(pool)
-    assert not {*data.train.groups} & {*data.tune.groups}
+    assert data.split == "dev" and set(data.scored) == {"rw", "mt"}
+    assert data.scored["rw"].texts == pool.texts[:2]
+    assert len(data.train) + len(data.tuning) == len(pool)
+    assert not {*data.train.groups} & {*data.tuning.groups}
     # a test run: train on all of train, tune on both dev splits, score both test files
     test = tmp_path / "held-out"
     write_mtsc(test, [], [], MTSC_TRAIN[1:])
     data = a.load(tmp_path, test, opts, 0.34, 13)
-    assert data.split == "test" and len(data.train) == len(pool) and len(data.tune) == 4
-    assert data.evals["mt"].targets == ["Trump", "Comey", "Clinton"]
+    assert data.split == "test" and len(data.train) == len(pool) and len(data.tuning) == 4
+    assert data.scored["mt"].targets == ["Trump", "Comey", "Clinton"]
     assert a.test_files == ("dev_test_split_rw/test.jsonl", "dev_test_split_mt/test.jsonl")
 
 
@@ -414,7 +419,7 @@ def test_newsmtsc_benchmark_reports_both_dev_splits(
     data = tmp_path / "newsmtsc"
     write_mtsc(data, lines(90, "t"), lines(20, "d"))
     out = tmp_path / "res.json"
-    rc = main(
+    rc = run_cli(
         [
             *("benchmark", "newsmtsc", "--data-dir", str(data)),
             *("--set", "bootstrap=50", "--output", str(out)),

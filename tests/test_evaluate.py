@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from bench.adapters.fnc1 import fnc_score
 from models.metrics import (
     EvaluationError,
     ece,
-    fnc_score,
     multiclass_metrics,
     multilabel_metrics,
     paired_bootstrap,

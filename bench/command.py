@@ -1,0 +1,117 @@
+"""The ``mediaframe benchmark`` subcommand, found by the CLI as a ``mediaframe.commands``
+entry point: pipelines may not import bench, so bench plugs itself in."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from bench.adapters import ADAPTERS
+from bench.adapters.base import DatasetError
+from bench.benchmark import (
+    FAMILIES,
+    LABELS,
+    default_config_path,
+    format_table,
+    load_bench_config,
+    run_benchmark,
+)
+from pipelines.cli import _common
+from pipelines.config import ConfigError
+
+NAME = "benchmark"
+HELP = "train and score a model on a public dataset (gvfc, semeval2023, ...)"
+DESCRIPTION = (
+    "Map a public dataset's files onto our task contract, train a model family on the "
+    "release's gold, on weak labels or on both with the training stage's code "
+    "(configs/bench/DATASET.yaml), and score it on the fixed dev split, or on the release's "
+    "test files in --test-dir, beside the trivial reference with bootstrap intervals. Prints "
+    "a table, writes JSON and logs an MLflow run to the experiment benchmark-DATASET."
+)
+# The spelling before --family/--labels, still accepted with a warning.
+LEGACY_MODELS = {
+    "baseline": ("baseline", "gold"),
+    "transformer": ("transformer", "gold"),
+    "weak": ("baseline", "weak"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand's arguments, on the parser the CLI made for it."""
+    parser.description = parser.description or DESCRIPTION
+    parser.add_argument(
+        "dataset", choices=sorted(ADAPTERS), metavar="DATASET", help=", ".join(sorted(ADAPTERS))
+    )
+    parser.add_argument("--data-dir", required=True, metavar="DIR", help="the training release")
+    parser.add_argument(
+        "--test-dir",
+        metavar="DIR",
+        help="a directory with the held-out release's files; without it, score dev",
+    )
+    parser.add_argument("--family", choices=FAMILIES, help="model family (default: baseline)")
+    parser.add_argument(
+        "--labels",
+        choices=LABELS,
+        help="what it trains on (default: gold); weak = the label model's output over the "
+        "training texts, no gold; weak+gold = gold plus the weakly labelled weak.unlabeled texts",
+    )
+    # Deprecated, hidden from --help: the old spelling of --family/--labels.
+    parser.add_argument("--model", choices=sorted(LEGACY_MODELS), help=argparse.SUPPRESS)
+    _common(parser, None, inputs=False, output=False)  # --config, --set, --tracking-uri
+    parser.add_argument(
+        "--output",
+        metavar="FILE.json",
+        help="result JSON (default bench/results/quality-DATASET-MODEL-SPLIT.json)",
+    )
+
+
+def family_and_labels(args: argparse.Namespace) -> tuple[str, str]:
+    """``--family``/``--labels``, or the deprecated ``--model`` mapped onto them."""
+    if args.model is None:
+        return args.family or "baseline", args.labels or "gold"
+    if args.family or args.labels:
+        raise ValueError("--model is the old spelling of --family/--labels: give one or the other")
+    family, labels = LEGACY_MODELS[args.model]
+    new = f"--family {family}" + (f" --labels {labels}" if labels != "gold" else "")
+    message = f"--model {args.model} is deprecated; use {new}"
+    warnings.warn(message, DeprecationWarning, stacklevel=2)
+    print(f"mediaframe benchmark: warning: {message}", file=sys.stderr)
+    return family, labels
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark; a bad dataset, config or argument is one line on stderr, exit 2."""
+    from pipelines import tracking
+
+    try:
+        family, labels = family_and_labels(args)
+        path = args.config or default_config_path(args.dataset)
+        bcfg, opts = load_bench_config(args.dataset, path, args.set)
+        if not Path(args.data_dir).is_dir():
+            raise FileNotFoundError(f"--data-dir {args.data_dir}: not a directory")
+        tracking.configure(args.tracking_uri)
+        res = run_benchmark(
+            args.dataset,
+            args.data_dir,
+            args.test_dir,
+            family,
+            labels,
+            bcfg,
+            opts,
+            args.output,
+            path if Path(path).exists() else None,
+        )
+    except ConfigError as exc:
+        print(f"mediaframe {NAME}: config error:\n{exc}", file=sys.stderr)
+        return 2
+    except (DatasetError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        if os.environ.get("MEDIAFRAME_DEBUG"):
+            raise
+        print(f"mediaframe {NAME}: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(res))
+    print(f"written: {res['output']}  (MLflow run {res['run_id']})")
+    return 0
