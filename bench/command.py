@@ -19,7 +19,7 @@ from bench.benchmark import (
     load_bench_config,
     run_benchmark,
 )
-from pipelines.cli import _common
+from pipelines.cli import add_common_options
 from pipelines.config import ConfigError
 
 NAME = "benchmark"
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     # Deprecated, hidden from --help: the old spelling of --family/--labels.
     parser.add_argument("--model", choices=sorted(LEGACY_MODELS), help=argparse.SUPPRESS)
-    _common(parser, None, inputs=False, output=False)  # --config, --set, --tracking-uri
+    add_common_options(parser, inputs=False, output=False)  # --config, --set, --tracking-uri
     parser.add_argument(
         "--output",
         metavar="FILE.json",
