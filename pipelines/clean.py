@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pipelines.boilerplate import RecurringLines, keep_mask
+
 # Lines that are entirely chrome. Matched against a stripped line, case-insensitively.
 DEFAULT_CHROME_LINES: tuple[str, ...] = (
     r"(?:icon[ -][\w-]+[\s|·•]*){2,}",
@@ -140,16 +142,20 @@ class Cleaner:
             kept.append(line)
         return "\n\n".join(kept), dropped
 
-    def split_dump(self, text: str, split: bool = True) -> list[Segment]:
+    def split_dump(
+        self, text: str, split: bool = True, recurring: RecurringLines | None = None
+    ) -> list[Segment]:
         """Cut a plain-text dump into articles: title line (optionally doubled), then body."""
         raw = [self.normalise_line(x) for x in text.splitlines()]
+        keep = keep_mask(raw)
         lines: list[tuple[int, str, bool]] = []  # (line number, text, follows an end marker)
         after_end = True
         dates: list[tuple[int, str]] = []
         for no, line in zip(range(len(raw)), _drop_related_runs(raw), strict=True):
             if not line:
                 continue
-            if self.is_chrome(line):
+            chrome = not keep[no] or (recurring is not None and recurring.is_chrome(line))
+            if chrome or self.is_chrome(line):
                 found = parse_date(line)
                 if found:
                     dates.append((no, found))
@@ -311,7 +317,8 @@ def _starts_article(lines: list[tuple[int, str, bool]], i: int) -> bool:
     if nxt and DATELINE.match(nxt) and not is_title_like(prev):
         return True  # title then a wire dateline
     # after a footer (share/short URL/tags/related), a title then a body paragraph
-    return after_end and bool(nxt) and is_body_like(nxt)
+    # (a short label such as "Editors Pick" or "Follow Author" after a footer is not a headline)
+    return after_end and len(line.split()) >= 4 and bool(nxt) and is_body_like(nxt)
 
 
 def normalise_for_hash(title: str, text: str) -> str:

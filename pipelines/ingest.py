@@ -22,8 +22,10 @@ from typing import Any
 import pandas as pd
 
 from pipelines.atomic import atomic_path, write_text
+from pipelines.boilerplate import RecurringLines
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
 from pipelines.config import IngestConfig
+from pipelines.language import detect_language
 from pipelines.progress import progress
 from pipelines.readers import Record, decode_bytes, iter_csv, iter_jsonl
 
@@ -177,7 +179,13 @@ def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iter
         )
 
 
-def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: IngestReport):
+def read_textfile(
+    path: Path,
+    cfg: IngestConfig,
+    cleaner: Cleaner,
+    report: IngestReport,
+    recurring: RecurringLines | None = None,
+) -> Iterator[RawDoc]:
     data = path.read_bytes()
     report.rows_read += 1
     if len(data) > cfg.max_bytes:
@@ -192,7 +200,7 @@ def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: Inges
     if path.suffix.lower() in {".html", ".htm"}:
         yield from _read_html(path, text, report)
         return
-    segments = cleaner.split_dump(text, split=cfg.split_pasted_articles)
+    segments = cleaner.split_dump(text, split=cfg.split_pasted_articles, recurring=recurring)
     if not segments:
         report.dropped["empty_text"] += 1
         return
@@ -207,6 +215,24 @@ def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: Inges
             url=None,
             provenance=f"{path}:line {seg.start_line + 1}",
         )
+
+
+def recurring_lines(
+    files: list[Path], cleaner: Cleaner, cfg: IngestConfig
+) -> dict[Path, RecurringLines]:
+    """Per folder of plain-text dumps (one site's scrape, usually), the lines its files share.
+
+    A first pass over the folder's .txt files, each read once more in the main pass: the price
+    of knowing, at the first file, that "Share this article" is on every page of the site.
+    """
+    folders: dict[Path, RecurringLines] = {}
+    for path in files:
+        if path.suffix.lower() != ".txt" or path.stat().st_size > cfg.max_bytes:
+            continue
+        table = folders.setdefault(path.parent, RecurringLines())
+        text = decode_bytes(path.read_bytes())
+        table.add_file(cleaner.normalise_line(x) for x in text.splitlines())
+    return {d: t for d, t in folders.items() if t.files >= t.min_files}
 
 
 def _date_from_name(path: Path) -> str | None:
@@ -231,65 +257,6 @@ def _read_html(path: Path, html: str, report: IngestReport) -> Iterator[RawDoc]:
         url=extracted.url,
         provenance=str(path),
     )
-
-
-# ----------------------------------------------------------------------------- language
-_EN_WORDS = frozenset(
-    [
-        "the",
-        "of",
-        "and",
-        "to",
-        "in",
-        "a",
-        "is",
-        "that",
-        "for",
-        "on",
-        "with",
-        "as",
-        "was",
-        "by",
-        "it",
-        "said",
-        "at",
-        "from",
-        "be",
-        "are",
-        "has",
-        "have",
-        "will",
-        "its",
-        "an",
-        "not",
-        "this",
-        "which",
-        "were",
-        "but",
-        "after",
-        "their",
-        "they",
-    ]
-)
-
-
-def detect_language(text: str) -> str:
-    """Cheap English check first (most of the corpus), langdetect for the rest."""
-    sample = text[:2000]
-    words = re.findall(r"[a-zA-Z]+", sample.lower())
-    letters = sum(ch.isalpha() for ch in sample) or 1
-    latin = sum("a" <= ch.lower() <= "z" for ch in sample)
-    if words and latin / letters > 0.9:
-        share = sum(w in _EN_WORDS for w in words) / len(words)
-        if share > 0.2:
-            return "en"
-    try:
-        from langdetect import DetectorFactory, detect
-
-        DetectorFactory.seed = 0
-        return detect(sample)
-    except Exception:
-        return "und"
 
 
 # ----------------------------------------------------------------------------- dedup
@@ -333,13 +300,13 @@ def iter_documents(
     near = NearDuplicateIndex(
         cfg.near_duplicate_threshold, cfg.minhash_permutations, cfg.shingle_size
     )
+    folders = recurring_lines(files, cleaner, cfg)
     for path in progress(files, desc="ingest files", unit="file"):
         suffix = path.suffix.lower()
-        raw = (
-            read_structured(path, cfg, report)
-            if suffix in STRUCTURED
-            else read_textfile(path, cfg, cleaner, report)
-        )
+        if suffix in STRUCTURED:
+            raw = read_structured(path, cfg, report)
+        else:
+            raw = read_textfile(path, cfg, cleaner, report, folders.get(path.parent))
         for doc in raw:
             report.articles_found += 1
             if len(doc.text.encode("utf-8", errors="replace")) > cfg.max_bytes:
@@ -477,12 +444,3 @@ def documents_path(path: str | Path) -> Path:
     if not p.exists():
         raise IngestError(f"{p}: not found; run `mediaframe ingest` first")
     return p
-
-
-def read_documents(path: str | Path) -> pd.DataFrame:
-    p = documents_path(path)
-    df = pd.read_parquet(p)
-    missing = [c for c in ("id", "text") if c not in df.columns]
-    if missing:
-        raise IngestError(f"{p}: missing columns {missing}")
-    return df
