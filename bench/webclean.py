@@ -66,8 +66,8 @@ def frame_rows(df: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 
 def ingest_rows(folder: Path, cfg: IngestConfig | None = None) -> list[tuple[str, str, str]]:
-    """Our ingest on one folder of dumps; min_words off so a short page is scored, not dropped."""
-    cfg = cfg or IngestConfig(min_words=1)
+    """Our ingest on one folder of dumps, with the settings ``mediaframe ingest`` uses by default."""
+    cfg = cfg or IngestConfig()
     with tempfile.TemporaryDirectory() as out:
         ingest([folder], out, cfg)
         return frame_rows(pd.read_parquet(Path(out) / "documents.parquet"))
