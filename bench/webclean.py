@@ -66,7 +66,7 @@ def frame_rows(df: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 
 def ingest_rows(folder: Path, cfg: IngestConfig | None = None) -> list[tuple[str, str, str]]:
-    """Our ingest on one folder of dumps, with the settings ``mediaframe ingest`` uses by default."""
+    """Our ingest on one folder of dumps, with ``mediaframe ingest``'s default settings."""
     cfg = cfg or IngestConfig()
     with tempfile.TemporaryDirectory() as out:
         ingest([folder], out, cfg)

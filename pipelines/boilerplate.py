@@ -71,8 +71,18 @@ def classify_line(line: str, stopwords: frozenset[str]) -> str:
     if not words:
         return BAD  # digits, symbols, a timestamp or a pager
     tokens = line.split()
-    if len(tokens) >= 3 and sum(bool(_GLUED.search(t)) for t in tokens) / len(tokens) > 0.25:
-        return BAD  # an icon-font menu or nav bar pasted without spaces
+    numbers = sum(any(ch.isdigit() for ch in t) for t in tokens)
+    if numbers >= 2 and len(words) <= 2 and len(line) < 40:
+        return BAD  # a pager or counter widget: "Page 1 of 3", "1 2 3 4 5"
+    if sum(len(_GLUED.findall(t)) >= 2 for t in tokens) / len(tokens) > 0.25:
+        return BAD  # an icon-font menu or widget words pasted without spaces: "NewsWorldSport"
+    items = line.split(",")
+    if (
+        len(items) >= 3
+        and all(len(x.split()) <= 3 for x in items)
+        and not _SENTENCE_END.search(line)
+    ):
+        return BAD  # a keyword line: "Baltic, drills, security"
     if len(line) < LENGTH_LOW or (len(line) < LENGTH_HIGH and not _SENTENCE_END.search(line)):
         return SHORT  # too short to judge alone, or shaped like a headline: the context decides
     stop = sum(w.lower() in stopwords for w in words) / len(words)
@@ -118,9 +128,11 @@ def keep_mask(lines: list[str]) -> list[bool]:
     keep = main_regions(
         [len(lines[i]) if c == GOOD else None for i, c in zip(idx, final, strict=True)]
     )
+    final = [GOOD if k else (BAD if c == GOOD else c) for k, c in zip(keep, final, strict=True)]
+    _keep_headings(lines, idx, ctx, final)  # again: a block's heading may sit across a gap
     mask = [False] * len(lines)
     for k, i in enumerate(idx):
-        mask[i] = keep[k]
+        mask[i] = final[k] == GOOD
     return mask
 
 

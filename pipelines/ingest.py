@@ -29,7 +29,19 @@ from pipelines.language import detect_language
 from pipelines.progress import progress
 from pipelines.readers import Record, decode_bytes, iter_csv, iter_jsonl
 
-DOC_COLUMNS = ["id", "source_id", "title", "text", "source", "date", "url", "lang", "provenance"]
+# dateline_source: the agency a wire dateline names, kept apart from ``source`` (the outlet)
+DOC_COLUMNS = [
+    "id",
+    "source_id",
+    "title",
+    "text",
+    "source",
+    "date",
+    "url",
+    "lang",
+    "provenance",
+    "dateline_source",
+]
 STRUCTURED = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -70,6 +82,7 @@ class RawDoc:
     date: str | None
     url: str | None
     provenance: str
+    dateline_source: str | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -200,7 +213,13 @@ def read_textfile(
     if path.suffix.lower() in {".html", ".htm"}:
         yield from _read_html(path, text, report)
         return
-    segments = cleaner.split_dump(text, split=cfg.split_pasted_articles, recurring=recurring)
+    named = _date_from_name(path)
+    segments = cleaner.split_dump(
+        text,
+        split=cfg.split_pasted_articles,
+        recurring=recurring,
+        year=int(named[:4]) if named else None,
+    )
     if not segments:
         report.dropped["empty_text"] += 1
         return
@@ -211,9 +230,10 @@ def read_textfile(
             text=seg.text,
             source_id=f"{path.stem}#{k}" if len(segments) > 1 else path.stem,
             source=path.parent.name or None,  # scrapes are usually kept one folder per site
-            date=seg.date or _date_from_name(path),
+            date=seg.date or named,
             url=None,
             provenance=f"{path}:line {seg.start_line + 1}",
+            dateline_source=seg.dateline_source,
         )
 
 
@@ -342,6 +362,7 @@ def iter_documents(
                 "url": doc.url,
                 "lang": lang,
                 "provenance": doc.provenance,
+                "dateline_source": doc.dateline_source,
             }
 
 
