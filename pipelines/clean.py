@@ -176,7 +176,7 @@ class Cleaner:
                 seg.dateline_source = dateline_source(seg.paragraphs[0])
                 seg.date = seg.date or find_date(seg.paragraphs[0][:80], year)
             segments.append(seg)
-        return segments
+        return merge_stubs(segments)
 
     def _content_lines(
         self, raw: list[str], recurring: RecurringLines | None, year: int | None
@@ -197,6 +197,31 @@ class Cleaner:
             lines.append((no, line, after_end))
             after_end = False
         return lines, dates
+
+
+# An article has a body: a "segment" with fewer words than this is a teaser, a widget or a
+# headline list, and belongs to the article beside it (pasted wire copy runs from 40 words).
+MIN_ARTICLE_WORDS = 35
+
+
+def merge_stubs(segments: list[Segment]) -> list[Segment]:
+    """Fold each segment too short to be an article into the one before (the first: after)."""
+    out: list[Segment] = []
+    pending: list[str] = []  # stubs before the first real article
+    for seg in segments:
+        lines = ([seg.title] if seg.title else []) + seg.paragraphs
+        if sum(len(x.split()) for x in seg.paragraphs) >= MIN_ARTICLE_WORDS or len(segments) == 1:
+            if pending:
+                seg.paragraphs = pending + ([seg.title] if seg.title else []) + seg.paragraphs
+                seg.title, pending = "", []
+            out.append(seg)
+        elif out:
+            out[-1].paragraphs.extend(lines)
+        else:
+            pending.extend(lines)
+    if pending:  # no real article at all: one document of everything
+        return [Segment("", pending, segments[0].start_line, segments[0].date)]
+    return out
 
 
 def _segment(block: list[str], start: int) -> Segment:
@@ -333,7 +358,9 @@ def _opens_article(lines: list[str], j: int) -> bool:
 
 def _starts_article(lines: list[tuple[int, str, bool]], i: int) -> bool:
     _, line, after_end = lines[i]
-    if not is_title_like(line):
+    # a short label ("Editors Pick", "Your Account", "The Nation Barbados") is a section or a
+    # footer heading, not a headline, however it is framed
+    if not is_title_like(line) or len(line.split()) < 4:
         return False
     nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
     prev = lines[i - 1][1]
@@ -342,8 +369,7 @@ def _starts_article(lines: list[tuple[int, str, bool]], i: int) -> bool:
     if nxt and DATELINE.match(nxt) and not is_title_like(prev):
         return True  # title then a wire dateline
     # after a footer (share/short URL/tags/related), a title then a body paragraph
-    # (a short label such as "Editors Pick" or "Follow Author" after a footer is not a headline)
-    return after_end and len(line.split()) >= 4 and bool(nxt) and is_body_like(nxt)
+    return after_end and bool(nxt) and is_body_like(nxt)
 
 
 def normalise_for_hash(title: str, text: str) -> str:
