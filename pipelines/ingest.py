@@ -29,19 +29,9 @@ from pipelines.language import detect_language
 from pipelines.progress import progress
 from pipelines.readers import Record, decode_bytes, iter_csv, iter_jsonl
 
-# dateline_source: the agency a wire dateline names, kept apart from ``source`` (the outlet)
-DOC_COLUMNS = [
-    "id",
-    "source_id",
-    "title",
-    "text",
-    "source",
-    "date",
-    "url",
-    "lang",
-    "provenance",
-    "dateline_source",
-]
+DOC_COLUMNS = ["id", "source_id", "title", "text", "source", "date", "url", "lang", "provenance"]
+# the agency a wire dateline names ("RIA Novosti"), kept apart from ``source`` (the outlet)
+DOC_COLUMNS.append("dateline_source")
 STRUCTURED = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
