@@ -166,7 +166,8 @@ def main_regions(chars: list[int | None]) -> list[bool]:
     first = 0.0
     while True:
         score, lo, hi = _best_run(values, free)
-        if hi <= lo or score < max(REGION_MIN, REGION_SHARE * first):
+        # the best block is the article however short; a further one must earn its place
+        if hi <= lo or (first and score < max(REGION_MIN, REGION_SHARE * first)):
             break
         first = first or score
         for i in range(lo, hi):
