@@ -15,6 +15,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pipelines.boilerplate import RecurringLines, keep_mask
+from pipelines.dates import dateline_source, find_date
+
 # Lines that are entirely chrome. Matched against a stripped line, case-insensitively.
 DEFAULT_CHROME_LINES: tuple[str, ...] = (
     r"(?:icon[ -][\w-]+[\s|·•]*){2,}",
@@ -70,6 +73,8 @@ DATELINE = re.compile(
     r"|\s*\([^)]{2,40}\)\s*[-–—:])"
 )
 
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+_BYLINE = re.compile(r"^(?:by|posted by|written by|from)\s", re.IGNORECASE)
 WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _SENTENCE_BREAK = re.compile(r"[a-z0-9%)][.!?][\"”’]?\s+[\"“‘]?[A-Z]")
 TERMINAL = re.compile(r"[.!…\"”»’')\]:;,]$")
@@ -83,6 +88,7 @@ class Segment:
     paragraphs: list[str]
     start_line: int
     date: str | None = None
+    dateline_source: str | None = None
 
     @property
     def text(self) -> str:
@@ -140,24 +146,19 @@ class Cleaner:
             kept.append(line)
         return "\n\n".join(kept), dropped
 
-    def split_dump(self, text: str, split: bool = True) -> list[Segment]:
-        """Cut a plain-text dump into articles: title line (optionally doubled), then body."""
+    def split_dump(
+        self,
+        text: str,
+        split: bool = True,
+        recurring: RecurringLines | None = None,
+        year: int | None = None,
+    ) -> list[Segment]:
+        """Cut a plain-text dump into articles: title line (optionally doubled), then body.
+
+        ``year`` (from file metadata) lets a dateline without a year give a date.
+        """
         raw = [self.normalise_line(x) for x in text.splitlines()]
-        lines: list[tuple[int, str, bool]] = []  # (line number, text, follows an end marker)
-        after_end = True
-        dates: list[tuple[int, str]] = []
-        for no, line in zip(range(len(raw)), _drop_related_runs(raw), strict=True):
-            if not line:
-                continue
-            if self.is_chrome(line):
-                found = parse_date(line)
-                if found:
-                    dates.append((no, found))
-                if END_MARKERS.match(line) or _is_related_header(line):
-                    after_end = True
-                continue
-            lines.append((no, line, after_end))
-            after_end = False
+        lines, dates = self._content_lines(raw, recurring, year)
         if not lines:
             return []
         starts = [0]
@@ -168,40 +169,82 @@ class Cleaner:
         segments: list[Segment] = []
         for k, s in enumerate(starts):
             e = starts[k + 1] if k + 1 < len(starts) else len(lines)
-            block = [t for _, t, _ in lines[s:e]]
-            title = block[0] if is_title_like(block[0]) else ""
-            body = block[1:] if title else block
-            paragraphs: list[str] = []
-            for line in body:
-                if title and not paragraphs and _same(line, title):
-                    continue
-                if paragraphs and _same(line, paragraphs[-1]):
-                    continue
-                paragraphs.append(line)
-            lo = lines[s][0]
+            seg = _segment([t for _, t, _ in lines[s:e]], lines[s][0])
             hi = lines[e][0] if e < len(lines) else len(raw)
-            date = next((d for no, d in dates if lo <= no < hi), None)
-            segments.append(Segment(title, paragraphs, lo, date))
-        return segments
+            seg.date = next((d for no, d in dates if seg.start_line <= no < hi), None)
+            if seg.paragraphs:
+                seg.dateline_source = dateline_source(seg.paragraphs[0])
+                seg.date = seg.date or find_date(seg.paragraphs[0][:80], year)
+            segments.append(seg)
+        return merge_stubs(segments)
+
+    def _content_lines(
+        self, raw: list[str], recurring: RecurringLines | None, year: int | None
+    ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
+        """The article lines (number, text, follows an end marker) and the dates chrome carries."""
+        keep = keep_mask(raw)
+        lines: list[tuple[int, str, bool]] = []
+        dates: list[tuple[int, str]] = []
+        after_end = True
+        for no, line in enumerate(_drop_related_runs(raw)):
+            chrome = not line or not keep[no] or self.is_chrome(line)
+            if chrome or (recurring is not None and recurring.is_chrome(line)):
+                if raw[no] and len(raw[no]) < 120 and (found := find_date(raw[no], year)):
+                    dates.append((no, found))  # a timestamp or byline line, dropped as chrome
+                if line and (END_MARKERS.match(line) or _is_related_header(line)):
+                    after_end = True
+                continue
+            lines.append((no, line, after_end))
+            after_end = False
+        return lines, dates
 
 
-_DATE_HINT = re.compile(
-    r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}"
-    r"|\d{1,2} [A-Z][a-z]{2,8} \d{4}"
-)
+# An article has a body: a "segment" with fewer words than this is a teaser, a widget or a
+# headline list, and belongs to the article beside it (pasted wire copy runs from 40 words).
+MIN_ARTICLE_WORDS = 35
 
 
-def parse_date(line: str) -> str | None:
-    """An ISO date from a dateline-like chrome line ("Published: 2024-03-04 10:15")."""
-    m = _DATE_HINT.search(line)
-    if not m:
-        return None
-    from dateutil import parser
+def merge_stubs(segments: list[Segment]) -> list[Segment]:
+    """Fold each segment too short to be an article into the one before (the first: after)."""
+    out: list[Segment] = []
+    pending: list[str] = []  # stubs before the first real article
+    for seg in segments:
+        lines = ([seg.title] if seg.title else []) + seg.paragraphs
+        if sum(len(x.split()) for x in seg.paragraphs) >= MIN_ARTICLE_WORDS or len(segments) == 1:
+            if pending:
+                seg.paragraphs = pending + ([seg.title] if seg.title else []) + seg.paragraphs
+                seg.title, pending = "", []
+            out.append(seg)
+        elif out:
+            out[-1].paragraphs.extend(lines)
+        else:
+            pending.extend(lines)
+    if pending:  # no real article at all: one document of everything
+        return [Segment("", pending, segments[0].start_line, segments[0].date)]
+    return out
 
-    try:
-        return parser.parse(m.group(0), dayfirst="." in m.group(0)).date().isoformat()
-    except (ValueError, OverflowError):
-        return None
+
+def _segment(block: list[str], start: int) -> Segment:
+    """One article from its lines: a headline-like first line is the title; no repeats."""
+    title = block[0] if is_title_like(block[0]) else ""
+    paragraphs: list[str] = []
+    for line in block[1:] if title else block:
+        if title and not paragraphs and _same(line, title):
+            continue  # the title printed again
+        if paragraphs and _same(line, paragraphs[-1]):
+            continue
+        paragraphs.append(line)
+    return Segment(title, collapse_repeated_body(paragraphs), start)
+
+
+def collapse_repeated_body(paragraphs: list[str]) -> list[str]:
+    """A body printed twice in a row (a page's print view under its web view) kept once."""
+    n = len(paragraphs)
+    for size in range(n // 2, 0, -1):
+        for i in range(n - 2 * size + 1):
+            if size >= 2 and paragraphs[i : i + size] == paragraphs[i + size : i + 2 * size]:
+                return collapse_repeated_body(paragraphs[: i + size] + paragraphs[i + 2 * size :])
+    return paragraphs
 
 
 def collapse_doubled(line: str) -> str:
@@ -213,8 +256,19 @@ def collapse_doubled(line: str) -> str:
     return line
 
 
+_QUOTES = str.maketrans(dict.fromkeys("“”„«»‘’‚‹›'", '"'))
+_TRAILING_SOURCE = re.compile(r"\s+[-–—|]\s+[^-–—|]{2,40}$")
+
+
+def title_key(line: str) -> str:
+    """A line as compared with its repeat: typographic quotes, case, a trailing " - Source" and
+    final stops do not count ("Talks 'resume' - TASS" is the same title as "Talks ‘resume’")."""
+    key = _TRAILING_SOURCE.sub("", line.translate(_QUOTES)).casefold()
+    return key.rstrip(" .")
+
+
 def _same(a: str, b: str) -> bool:
-    return a.casefold().rstrip(" .") == b.casefold().rstrip(" .")
+    return title_key(a) == title_key(b)
 
 
 def is_title_like(line: str) -> bool:
@@ -224,6 +278,8 @@ def is_title_like(line: str) -> bool:
         return False
     if not (line[0].isupper() or line[0].isdigit() or line[0] in "\"'“‘«"):
         return False
+    if len(_LETTER_WORD.findall(line)) < 2 or _BYLINE.match(line):
+        return False  # a timestamp, a pager ("1 / 4"), a counter or a byline
     if _SENTENCE_BREAK.search(line):
         return False  # two sentences on one line: a paragraph, not a headline
     if line.endswith(("'", '"', "”", "’")):
@@ -302,7 +358,9 @@ def _opens_article(lines: list[str], j: int) -> bool:
 
 def _starts_article(lines: list[tuple[int, str, bool]], i: int) -> bool:
     _, line, after_end = lines[i]
-    if not is_title_like(line):
+    # a short label ("Editors Pick", "Your Account", "The Nation Barbados") is a section or a
+    # footer heading, not a headline, however it is framed
+    if not is_title_like(line) or len(line.split()) < 4:
         return False
     nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
     prev = lines[i - 1][1]

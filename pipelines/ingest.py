@@ -22,12 +22,17 @@ from typing import Any
 import pandas as pd
 
 from pipelines.atomic import atomic_path, write_text
+from pipelines.boilerplate import RecurringLines
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
 from pipelines.config import IngestConfig
+from pipelines.dedup import NearDuplicateIndex
+from pipelines.language import detect_language
 from pipelines.progress import progress
 from pipelines.readers import Record, decode_bytes, iter_csv, iter_jsonl
 
 DOC_COLUMNS = ["id", "source_id", "title", "text", "source", "date", "url", "lang", "provenance"]
+# the agency a wire dateline names ("RIA Novosti"), kept apart from ``source`` (the outlet)
+DOC_COLUMNS.append("dateline_source")
 STRUCTURED = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -68,6 +73,7 @@ class RawDoc:
     date: str | None
     url: str | None
     provenance: str
+    dateline_source: str | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -177,7 +183,13 @@ def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iter
         )
 
 
-def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: IngestReport):
+def read_textfile(
+    path: Path,
+    cfg: IngestConfig,
+    cleaner: Cleaner,
+    report: IngestReport,
+    recurring: RecurringLines | None = None,
+) -> Iterator[RawDoc]:
     data = path.read_bytes()
     report.rows_read += 1
     if len(data) > cfg.max_bytes:
@@ -192,7 +204,13 @@ def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: Inges
     if path.suffix.lower() in {".html", ".htm"}:
         yield from _read_html(path, text, report)
         return
-    segments = cleaner.split_dump(text, split=cfg.split_pasted_articles)
+    named = _date_from_name(path)
+    segments = cleaner.split_dump(
+        text,
+        split=cfg.split_pasted_articles,
+        recurring=recurring,
+        year=int(named[:4]) if named else None,
+    )
     if not segments:
         report.dropped["empty_text"] += 1
         return
@@ -203,10 +221,29 @@ def read_textfile(path: Path, cfg: IngestConfig, cleaner: Cleaner, report: Inges
             text=seg.text,
             source_id=f"{path.stem}#{k}" if len(segments) > 1 else path.stem,
             source=path.parent.name or None,  # scrapes are usually kept one folder per site
-            date=seg.date or _date_from_name(path),
+            date=seg.date or named,
             url=None,
             provenance=f"{path}:line {seg.start_line + 1}",
+            dateline_source=seg.dateline_source,
         )
+
+
+def recurring_lines(
+    files: list[Path], cleaner: Cleaner, cfg: IngestConfig
+) -> dict[Path, RecurringLines]:
+    """Per folder of plain-text dumps (one site's scrape, usually), the lines its files share.
+
+    A first pass over the folder's .txt files, each read once more in the main pass: the price
+    of knowing, at the first file, that "Share this article" is on every page of the site.
+    """
+    folders: dict[Path, RecurringLines] = {}
+    for path in files:
+        if path.suffix.lower() != ".txt" or path.stat().st_size > cfg.max_bytes:
+            continue
+        table = folders.setdefault(path.parent, RecurringLines())
+        text = decode_bytes(path.read_bytes())
+        table.add_file(cleaner.normalise_line(x) for x in text.splitlines())
+    return {d: t for d, t in folders.items() if t.files >= t.min_files}
 
 
 def _date_from_name(path: Path) -> str | None:
@@ -233,95 +270,6 @@ def _read_html(path: Path, html: str, report: IngestReport) -> Iterator[RawDoc]:
     )
 
 
-# ----------------------------------------------------------------------------- language
-_EN_WORDS = frozenset(
-    [
-        "the",
-        "of",
-        "and",
-        "to",
-        "in",
-        "a",
-        "is",
-        "that",
-        "for",
-        "on",
-        "with",
-        "as",
-        "was",
-        "by",
-        "it",
-        "said",
-        "at",
-        "from",
-        "be",
-        "are",
-        "has",
-        "have",
-        "will",
-        "its",
-        "an",
-        "not",
-        "this",
-        "which",
-        "were",
-        "but",
-        "after",
-        "their",
-        "they",
-    ]
-)
-
-
-def detect_language(text: str) -> str:
-    """Cheap English check first (most of the corpus), langdetect for the rest."""
-    sample = text[:2000]
-    words = re.findall(r"[a-zA-Z]+", sample.lower())
-    letters = sum(ch.isalpha() for ch in sample) or 1
-    latin = sum("a" <= ch.lower() <= "z" for ch in sample)
-    if words and latin / letters > 0.9:
-        share = sum(w in _EN_WORDS for w in words) / len(words)
-        if share > 0.2:
-            return "en"
-    try:
-        from langdetect import DetectorFactory, detect
-
-        DetectorFactory.seed = 0
-        return detect(sample)
-    except Exception:
-        return "und"
-
-
-# ----------------------------------------------------------------------------- dedup
-def _shingles(norm: str, k: int) -> set[bytes]:
-    words = norm.split()
-    if len(words) <= k:
-        return {" ".join(words).encode()}
-    return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
-
-
-class NearDuplicateIndex:
-    """MinHash LSH over word shingles: keeps the first of each near-duplicate group."""
-
-    def __init__(self, threshold: float, num_perm: int, shingle: int) -> None:
-        from datasketch import MinHashLSH
-
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self.num_perm = num_perm
-        self.shingle = shingle
-
-    def seen(self, key: str, norm: str) -> str | None:
-        from datasketch import MinHash
-
-        m = MinHash(num_perm=self.num_perm, seed=1)
-        m.update_batch(list(_shingles(norm, self.shingle)) or [b""])
-        hits = self.lsh.query(m)
-        if hits:
-            return str(sorted(hits)[0])
-        self.lsh.insert(key, m)
-        return None
-
-
 # ----------------------------------------------------------------------------- main
 def iter_documents(
     inputs: list[str | Path], cfg: IngestConfig, report: IngestReport
@@ -333,13 +281,13 @@ def iter_documents(
     near = NearDuplicateIndex(
         cfg.near_duplicate_threshold, cfg.minhash_permutations, cfg.shingle_size
     )
+    folders = recurring_lines(files, cleaner, cfg)
     for path in progress(files, desc="ingest files", unit="file"):
         suffix = path.suffix.lower()
-        raw = (
-            read_structured(path, cfg, report)
-            if suffix in STRUCTURED
-            else read_textfile(path, cfg, cleaner, report)
-        )
+        if suffix in STRUCTURED:
+            raw = read_structured(path, cfg, report)
+        else:
+            raw = read_textfile(path, cfg, cleaner, report, folders.get(path.parent))
         for doc in raw:
             report.articles_found += 1
             if len(doc.text.encode("utf-8", errors="replace")) > cfg.max_bytes:
@@ -375,6 +323,7 @@ def iter_documents(
                 "url": doc.url,
                 "lang": lang,
                 "provenance": doc.provenance,
+                "dateline_source": doc.dateline_source,
             }
 
 
@@ -477,12 +426,3 @@ def documents_path(path: str | Path) -> Path:
     if not p.exists():
         raise IngestError(f"{p}: not found; run `mediaframe ingest` first")
     return p
-
-
-def read_documents(path: str | Path) -> pd.DataFrame:
-    p = documents_path(path)
-    df = pd.read_parquet(p)
-    missing = [c for c in ("id", "text") if c not in df.columns]
-    if missing:
-        raise IngestError(f"{p}: missing columns {missing}")
-    return df
