@@ -31,6 +31,7 @@ DESCRIPTION = (
     "test files in --test-dir, beside the trivial reference with bootstrap intervals. Prints "
     "a table, writes JSON and logs an MLflow run to the experiment benchmark-DATASET."
 )
+WEBCLEAN = "webclean"  # scores ingest, not a model: bench/webclean.py
 # The spelling before --family/--labels, still accepted with a warning.
 LEGACY_MODELS = {
     "baseline": ("baseline", "gold"),
@@ -42,8 +43,12 @@ LEGACY_MODELS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The subcommand's arguments, on the parser the CLI made for it."""
     parser.description = parser.description or DESCRIPTION
+    names = sorted([*ADAPTERS, WEBCLEAN])
     parser.add_argument(
-        "dataset", choices=sorted(ADAPTERS), metavar="DATASET", help=", ".join(sorted(ADAPTERS))
+        "dataset",
+        choices=names,
+        metavar="DATASET",
+        help=", ".join(names) + f" ({WEBCLEAN}: ingestion of real web pages, not a model)",
     )
     parser.add_argument("--data-dir", required=True, metavar="DIR", help="the training release")
     parser.add_argument(
@@ -86,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark; a bad dataset, config or argument is one line on stderr, exit 2."""
     from pipelines import tracking
 
+    if args.dataset == WEBCLEAN:
+        return _webclean(args)
     try:
         family, labels = family_and_labels(args)
         path = args.config or default_config_path(args.dataset)
@@ -114,4 +121,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(format_table(res))
     print(f"written: {res['output']}  (MLflow run {res['run_id']})")
+    return 0
+
+
+def _webclean(args: argparse.Namespace) -> int:
+    """Ingest webclean's text dumps and HTML and score them against its snippets."""
+    from bench.webclean import run_webclean
+
+    for d in filter(None, [args.data_dir, args.test_dir]):
+        if not (Path(d) / "snippets.json").is_file():
+            print(
+                f"mediaframe {NAME}: error: {d}: no snippets.json (not a webclean folder)",
+                file=sys.stderr,
+            )
+            return 2
+    split = "test" if args.test_dir else "data"
+    output = Path(args.output or f"bench/results/quality-webclean-ingest-{split}.json")
+    run_webclean(Path(args.data_dir), Path(args.test_dir) if args.test_dir else None, output)
+    print(f"written: {output}")
     return 0

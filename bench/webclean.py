@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.atomic import write_text
 from pipelines.config import IngestConfig
 from pipelines.ingest import ingest
 
@@ -112,7 +113,7 @@ def run_webclean(data_dir: Path, test_dir: Path | None = None, output: Path | No
         print_table(f"{part}: {scores['dir']}", {k: v for k, v in scores.items() if k != "dir"})
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(json.dumps(result, indent=2), encoding="utf-8")
+        write_text(json.dumps(result, indent=2), output)  # never a half-written result
     return result
 
 
