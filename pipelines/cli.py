@@ -31,15 +31,21 @@ EPILOG = (
 PLUGIN_GROUP = "mediaframe.commands"
 
 
-def _common(p: argparse.ArgumentParser, stage: Stage) -> None:
+def add_common_options(
+    p: argparse.ArgumentParser,
+    default_config: str | None = None,
+    inputs: bool = True,
+    output: bool = True,
+) -> None:
+    """The options every command shares (plugins call it too): --config, --input,
+    --output, --set and --tracking-uri."""
+    default = f"{default_config}, if it exists" if default_config else "none"
     p.add_argument(
-        "--config",
-        metavar="FILE",
-        help=f"YAML config for this stage (default: {stage.default_config}, if it exists)",
+        "--config", metavar="FILE", help=f"YAML config for this command (default: {default})"
     )
-    if stage.inputs:
+    if inputs:
         p.add_argument("--input", nargs="+", metavar="PATH", help="input files or folders")
-    if stage.output:
+    if output:
         p.add_argument("--output", metavar="DIR", help="output directory")
     p.add_argument(
         "--set",
@@ -158,7 +164,7 @@ def build_parser(extra: list[ModuleType] | None = None) -> argparse.ArgumentPars
         p = sub.add_parser(
             stage.name, help=stage.help, description=stage.description, epilog=EPILOG
         )
-        _common(p, stage)
+        add_common_options(p, stage.default_config, inputs=stage.inputs, output=stage.output)
         stage.add_arguments(p)
         p.set_defaults(handler=_stage_runner(stage))
     for plugin in plugins() if extra is None else extra:
