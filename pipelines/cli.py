@@ -31,10 +31,6 @@ EPILOG = (
 PLUGIN_GROUP = "mediaframe.commands"
 
 
-def _common(p: argparse.ArgumentParser, stage: Stage) -> None:
-    add_common_options(p, stage.default_config, inputs=stage.inputs, output=stage.output)
-
-
 def add_common_options(
     p: argparse.ArgumentParser,
     default_config: str | None = None,
@@ -168,7 +164,7 @@ def build_parser(extra: list[ModuleType] | None = None) -> argparse.ArgumentPars
         p = sub.add_parser(
             stage.name, help=stage.help, description=stage.description, epilog=EPILOG
         )
-        _common(p, stage)
+        add_common_options(p, stage.default_config, inputs=stage.inputs, output=stage.output)
         stage.add_arguments(p)
         p.set_defaults(handler=_stage_runner(stage))
     for plugin in plugins() if extra is None else extra:
