@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -20,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from labeling.yamlio import YamlError, load_yaml
 from models.baseline.config import BaselineConfig
 from models.config import Strict
 from models.metrics import selection_metric, task_kind
@@ -204,7 +204,7 @@ T = TypeVar("T", bound=BaseModel)
 
 def _coerce(value: str) -> Any:
     """Parse a ``--set`` value with YAML rules, so ``2``, ``true`` and ``[a, b]`` get types."""
-    return yaml.safe_load(value) if value != "" else ""
+    return load_yaml(value, "--set value") if value != "" else ""
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
@@ -220,7 +220,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
                 nxt = {}
                 node[key] = nxt
             node = nxt
-        node[keys[-1]] = _coerce(raw)
+        try:
+            node[keys[-1]] = _coerce(raw)
+        except YamlError as exc:
+            raise ConfigError(f"--set {item!r}: {exc}") from None
     return data
 
 
@@ -228,9 +231,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys")
     return data

@@ -26,6 +26,7 @@ from pipelines.boilerplate import RecurringLines
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
 from pipelines.config import IngestConfig
 from pipelines.dedup import NearDuplicateIndex
+from pipelines.inputs import list_inputs
 from pipelines.language import detect_language
 from pipelines.progress import progress
 from pipelines.readers import Record, decode_bytes, iter_csv, iter_jsonl
@@ -77,27 +78,6 @@ class RawDoc:
 
 
 # ----------------------------------------------------------------------------- reading
-def list_inputs(paths: list[str | Path], cfg: IngestConfig) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if not p.exists():
-            raise IngestError(f"{p}: no such file or directory")
-        if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in cfg.file_extensions
-            )
-            files.extend(found)
-        elif p.suffix.lower() in cfg.file_extensions:
-            files.append(p)
-        else:
-            raise IngestError(
-                f"{p}: unsupported file type {p.suffix!r} (supported: {cfg.file_extensions})"
-            )
-    if not files:
-        raise IngestError(f"no input files found under {[str(p) for p in paths]}")
-    return files
-
-
 def _cell(row: dict[str, Any], col: str | None) -> Any:
     if not col:
         return None
@@ -275,7 +255,7 @@ def iter_documents(
     inputs: list[str | Path], cfg: IngestConfig, report: IngestReport
 ) -> Iterator[dict[str, Any]]:
     cleaner = Cleaner(cfg.chrome_patterns)
-    files = list_inputs(inputs, cfg)
+    files = list_inputs(inputs, cfg.file_extensions, "ingest input", error=IngestError)
     report.files = [str(f) for f in files]
     seen_ids: set[str] = set()
     near = NearDuplicateIndex(

@@ -40,7 +40,9 @@ from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = [str(ROOT / p) for p in ("labeling", "models", "pipelines")]
+# The served model needs only the two lower layers: the scorer imports nothing from
+# pipelines (tests/test_layers.py), so the CLI, Spark and the benchmarks stay out of it.
+CODE = [str(ROOT / p) for p in ("labeling", "models")]
 REQUIREMENTS = [
     "mlflow",
     "torch",
@@ -52,6 +54,7 @@ REQUIREMENTS = [
     "pyarrow",
     "pyyaml",
     "pydantic",
+    "regex",  # codebook regex cues run under its timeout
     "tqdm",
     "python-dateutil",
     "safetensors",

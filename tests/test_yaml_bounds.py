@@ -66,3 +66,19 @@ def test_duplicate_keys_still_name_both_lines(tmp_path: Path) -> None:
     path.write_text("frames:\n  a: {label: A}\n  a: {label: B}\n")
     with pytest.raises(CodebookError, match="line 3: duplicate key 'a' \\(first at line 2\\)"):
         load_codebook(path)
+
+
+def test_alias_bomb_config_is_a_config_error(tmp_path: Path) -> None:
+    from pipelines.config import ConfigError, IngestConfig, load_config
+
+    path = tmp_path / "ingest.yaml"
+    path.write_text(alias_bomb().replace("frames:", "chrome_patterns:"))
+    with pytest.raises(ConfigError, match="YAML aliases"):
+        load_config(IngestConfig, path)
+
+
+def test_bad_set_value_names_the_override() -> None:
+    from pipelines.config import ConfigError, IngestConfig, load_config
+
+    with pytest.raises(ConfigError, match=r"--set 'min_words=\[1'"):
+        load_config(IngestConfig, None, ["min_words=[1"])
