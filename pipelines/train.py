@@ -24,12 +24,13 @@ import yaml
 from labeling.codebook import load_codebook, load_stance
 from labeling.gold import read_splits
 from labeling.text import join_title_text
-from models.base import ModelBundle
+from models.base import FitOptions, ModelBundle
 from models.data import Examples, TaskSpec
 from models.training import TaskData, fit_bundle
 from pipelines import tracking
 from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
+from pipelines.progress import bar
 
 STANCE_LABELS = ["favor", "against", "neutral"]
 
@@ -265,15 +266,23 @@ def run_train(cfg: TrainConfig, family: str, config_path: str | None = None) -> 
 
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
-        bundle = fit_bundle(
-            data,
-            family,
-            getattr(cfg, family),
-            cfg.seed,
-            log=log,
-            checkpoint_dir=ckpt,
-            resume_from=resume_dir,
-        )
+        fine_tune = bar("fine-tune", unit="step")
+
+        def on_step(step: int, total: int) -> None:
+            fine_tune.total, fine_tune.n = total, step
+            fine_tune.refresh()
+
+        try:
+            bundle = fit_bundle(
+                data,
+                family,
+                getattr(cfg, family),
+                cfg.seed,
+                log=log,
+                options=FitOptions(checkpoint_dir=ckpt, resume_from=resume_dir, on_step=on_step),
+            )
+        finally:
+            fine_tune.close()
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
         bundle.info.update(

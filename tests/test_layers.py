@@ -21,7 +21,6 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 # it cannot linger after its import is gone.
 ALLOWED: set[tuple[str, str]] = {
     ("labeling/weak.py", "pipelines"),
-    ("models/transformer/model.py", "pipelines"),
 }
 
 
