@@ -20,6 +20,20 @@ import numpy as np
 from models.data import Examples, TaskSpec
 
 MetricLogger = Callable[[dict[str, float], int], None]
+# ``(step, total)`` after each optimiser step: models report progress, callers draw it, so
+# no model imports the pipelines' progress bars.
+StepCallback = Callable[[int, int], None]
+
+
+@dataclass
+class FitOptions:
+    """Long-run controls a family may honour or ignore (the baseline trains in seconds and
+    ignores them): checkpoints, resuming, a deliberate stop, and step progress."""
+
+    checkpoint_dir: str | Path | None = None
+    resume_from: str | Path | None = None
+    stop_after_steps: int | None = None
+    on_step: StepCallback | None = None
 
 
 class TextModel(ABC):
@@ -27,13 +41,27 @@ class TextModel(ABC):
 
     family: str = ""
 
-    def __init__(self, spec: TaskSpec) -> None:
+    def __init__(self, spec: TaskSpec, seed: int = 13) -> None:
         self.spec = spec
+        self.seed = seed
+
+    def check(self) -> None:
+        """Fail before any work if the model cannot be built (e.g. missing weights)."""
+        return None
 
     @abstractmethod
     def fit(
-        self, train: Examples, dev: Examples | None = None, log: MetricLogger | None = None
+        self,
+        train: Examples,
+        dev: Examples | None = None,
+        log: MetricLogger | None = None,
+        options: FitOptions | None = None,
     ) -> None: ...
+
+    def finalize(self, bundle: ModelBundle, data: Any) -> ModelBundle:
+        """The calibrated bundle as it will ship; a family may pick an inference mode here
+        (``data`` is the ``models.training.TaskData`` it was trained on)."""
+        return bundle
 
     @abstractmethod
     def predict_proba(self, texts: list[str], targets: list[str] | None = None) -> np.ndarray:

@@ -244,6 +244,21 @@ def selection_metric(kind: str) -> str:
         raise ValueError(f"unknown task kind {kind!r} (multilabel or multiclass)") from None
 
 
+def fixed_rule_score(kind: str, y: np.ndarray, probs: np.ndarray) -> float:
+    """The selection metric under the fixed decision rule (0.5 per label, or argmax), for
+    fold search and early stopping, where no thresholds are tuned yet. ``y`` is 0/1 items x
+    labels (multilabel) or class indices (multiclass); absent labels count as F1 0 overall."""
+    labels = [str(j) for j in range(probs.shape[1])]
+    if kind == "multilabel":
+        m = multilabel_metrics(y, (probs >= 0.5).astype(int), labels, warn=False)
+    else:
+        m = multiclass_metrics(
+            [str(v) for v in y], [str(v) for v in probs.argmax(axis=1)], labels, warn=False
+        )
+    value = m[selection_metric(kind)]
+    return 0.0 if math.isnan(value) else float(value)
+
+
 def task_kind(task: str) -> str:
     """The kind of a task name: frames are multi-label, every other task is multiclass."""
     return "multilabel" if task == "frames" else "multiclass"

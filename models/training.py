@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import ModelBundle, TextModel
+from models.base import FitOptions, ModelBundle, TextModel
 from models.config import Strict
 from models.data import Examples, TaskSpec
 from models.metrics import multiclass_metrics, multilabel_metrics, selection_metric, tune_thresholds
@@ -32,13 +32,10 @@ class TaskData:
 
 
 def make_model(spec: TaskSpec, family: str, family_cfg: Strict, seed: int) -> TextModel:
-    """A new, unfitted model of ``family`` with its config section and the run's seed."""
-    if family == "transformer":
-        from models.encoder import resolve_model_path
-
-        resolve_model_path(family_cfg.model_name_or_path)  # type: ignore[attr-defined]
-    model = get_family(family).model()(spec, family_cfg)  # type: ignore[call-arg]
-    model.seed = seed
+    """A new, unfitted model of ``family`` with its config section and the run's seed,
+    checked before any work so a missing model fails fast."""
+    model = get_family(family).model()(spec, family_cfg, seed=seed)  # type: ignore[call-arg]
+    model.check()
     return model
 
 
@@ -48,26 +45,13 @@ def fit_bundle(
     family_cfg: Strict,
     seed: int,
     log=None,
-    checkpoint_dir: str | None = None,
-    resume_from: str | None = None,
+    options: FitOptions | None = None,
 ) -> ModelBundle:
-    """Fit, then calibrate and tune thresholds on dev: the one training path for all."""
+    """Fit, calibrate and tune thresholds on dev, then let the family finalize the bundle:
+    the one training path for all families."""
     model = make_model(data.spec, family, family_cfg, seed)
-    if family == "transformer":
-        model.fit(
-            data.train,
-            data.dev,
-            log=log,
-            checkpoint_dir=checkpoint_dir,  # type: ignore[call-arg]
-            resume_from=resume_from,
-            stop_after_steps=family_cfg.stop_after_steps,  # type: ignore[attr-defined]
-        )
-    else:
-        model.fit(data.train, data.dev, log=log)
-    bundle = calibrated(model, data)
-    if family == "transformer":
-        bundle = choose_inference(bundle, data, family_cfg)  # type: ignore[arg-type]
-    return bundle
+    model.fit(data.train, data.dev, log=log, options=options)
+    return model.finalize(calibrated(model, data), data)
 
 
 def calibrated(model: TextModel, data: TaskData) -> ModelBundle:

@@ -25,12 +25,13 @@ import yaml
 from labeling.codebook import load_codebook, load_stance
 from labeling.gold import read_splits
 from labeling.text import join_title_text
-from models.base import ModelBundle
+from models.base import FitOptions, ModelBundle
 from models.data import Examples, TaskSpec
 from models.training import TaskData, fit_bundle
 from pipelines import tracking
 from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
+from pipelines.progress import bar
 
 
 class TrainDataError(ValueError):
@@ -294,15 +295,8 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         _log_inputs(cfg, data, config_path)
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
-        bundle = fit_bundle(
-            data,
-            family,
-            getattr(cfg, family),
-            cfg.seed,
-            log=_log_step,
-            checkpoint_dir=ckpt,
-            resume_from=resume_dir,
-        )
+        options = FitOptions(checkpoint_dir=ckpt, resume_from=resume_dir)
+        bundle = fit_with_progress(data, family, cfg, log=_log_step, options=options)
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
         bundle.info.update(run_id=run.info.run_id, task=cfg.task, family=family)
@@ -330,6 +324,29 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         "metrics": metrics,
         "bundle": str(out_dir),
     }
+
+
+def fit_with_progress(
+    data: TaskData,
+    family: str,
+    cfg: TrainConfig,
+    log=None,
+    options: FitOptions | None = None,
+) -> ModelBundle:
+    """``fit_bundle`` with a console bar for the optimiser steps a family reports, so a
+    transformer's minutes of fine-tuning are never silent (the benchmark calls it too)."""
+    options = options or FitOptions()
+    fine_tune = bar("fine-tune", unit="step")
+
+    def on_step(step: int, total: int) -> None:
+        fine_tune.total, fine_tune.n = total, step
+        fine_tune.refresh()
+
+    options.on_step = on_step
+    try:
+        return fit_bundle(data, family, getattr(cfg, family), cfg.seed, log=log, options=options)
+    finally:
+        fine_tune.close()
 
 
 def log_cv_folds(results: list[dict[str, Any]], task: str, family: str, tags: dict) -> None:

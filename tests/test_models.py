@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.base import ModelBundle
+from models.base import FitOptions, ModelBundle
 from models.baseline import BaselineModel
 from models.data import Examples, TaskSpec
 from models.transformer import TrainingInterrupted, TransformerModel, seed_everything
@@ -165,13 +165,19 @@ def test_tiny_transformer_trains_saves_and_loads(tmp_path: Path) -> None:
 def test_resumed_training_reaches_the_same_weights(tmp_path: Path) -> None:
     data = frames_data(32)
     full = TransformerModel(FRAMES, tiny())
-    full.fit(data, data.subset(range(8)), checkpoint_dir=tmp_path / "a")
+    full.fit(data, data.subset(range(8)), options=FitOptions(checkpoint_dir=tmp_path / "a"))
     cut = TransformerModel(FRAMES, tiny())
     with pytest.raises(TrainingInterrupted):
-        cut.fit(data, data.subset(range(8)), checkpoint_dir=tmp_path / "b", stop_after_steps=5)
+        cut.fit(
+            data,
+            data.subset(range(8)),
+            options=FitOptions(checkpoint_dir=tmp_path / "b", stop_after_steps=5),
+        )
     resumed = TransformerModel(FRAMES, tiny())
     resumed.fit(
-        data, data.subset(range(8)), checkpoint_dir=tmp_path / "b", resume_from=tmp_path / "b"
+        data,
+        data.subset(range(8)),
+        options=FitOptions(checkpoint_dir=tmp_path / "b", resume_from=tmp_path / "b"),
     )
     texts = data.texts[:10]
     assert np.allclose(full.predict_proba(texts), resumed.predict_proba(texts), atol=1e-4)

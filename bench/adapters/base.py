@@ -30,10 +30,10 @@ import numpy as np
 
 from models.base import MetricLogger, ModelBundle
 from models.data import Examples, TaskSpec
-from models.training import TaskData, fit_bundle
+from models.training import TaskData
 from pipelines.config import Strict, TrainConfig
 from pipelines.evaluate import Evaluation
-from pipelines.train import evaluate_bundle
+from pipelines.train import evaluate_bundle, fit_with_progress
 
 
 class DatasetError(ValueError):
@@ -211,7 +211,7 @@ class Adapter:
         self, data: BenchData, family: str, cfg: TrainConfig, log: MetricLogger | None = None
     ) -> ModelBundle:
         """Train exactly as ``mediaframe train`` does (override only for a custom model)."""
-        return fit_bundle(data.task_data(), family, getattr(cfg, family), cfg.seed, log=log)
+        return fit_with_progress(data.task_data(), family, cfg, log=log)
 
     def evaluate(
         self,

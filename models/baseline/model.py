@@ -26,9 +26,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from models.base import MetricLogger, TextModel, softmax
+from models.base import FitOptions, MetricLogger, TextModel, softmax
 from models.baseline.config import BaselineConfig
 from models.data import SPAN_OPEN, Examples, PolarityCues, TargetWindows, TaskSpec, span_context
+from models.metrics import fixed_rule_score
 from models.pairs import HEDGING, REFUTING, SimilarityFeatures
 
 
@@ -60,8 +61,8 @@ def _text_features(cfg: BaselineConfig):
 class BaselineModel(TextModel):
     family = "baseline"
 
-    def __init__(self, spec: TaskSpec, cfg: BaselineConfig | None = None) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: TaskSpec, cfg: BaselineConfig | None = None, seed: int = 13) -> None:
+        super().__init__(spec, seed)
         self.cfg = cfg or BaselineConfig()
         self.features: ColumnTransformer | None = None
         self.estimators: list = []  # multiclass: one; multi-label: one per label (or None)
@@ -125,7 +126,11 @@ class BaselineModel(TextModel):
 
     # ------------------------------------------------------------------ fitting
     def fit(
-        self, train: Examples, dev: Examples | None = None, log: MetricLogger | None = None
+        self,
+        train: Examples,
+        dev: Examples | None = None,
+        log: MetricLogger | None = None,
+        options: FitOptions | None = None,
     ) -> None:
         self.spans = bool(
             self.spec.pair and self.cfg.span_window and any(SPAN_OPEN in t for t in train.texts)
@@ -192,7 +197,7 @@ class BaselineModel(TextModel):
                     [train.texts[i] for i in va],
                     [train.targets[i] for i in va] if train.targets else None,
                 )
-                scores.append(_quick_f1(self.spec.kind, train.y[va], p))
+                scores.append(fixed_rule_score(self.spec.kind, train.y[va], p))
                 self.cv_results.append(
                     {
                         "fold": fold,
@@ -264,11 +269,3 @@ def _proba(clf, F) -> np.ndarray:
     if d.ndim == 1:
         d = np.stack([-d / 2, d / 2], axis=1)  # softmax of (-d/2, d/2) is sigmoid(d)
     return softmax(d)
-
-
-def _quick_f1(kind: str, y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
-
-    if kind == "multiclass":
-        return float(f1_score(y, p.argmax(axis=1), average="macro"))
-    return float(f1_score(y, (p >= 0.5).astype(int), average="micro", zero_division=0))

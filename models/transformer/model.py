@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 from labeling.functions import split_sentences
-from models.base import MetricLogger, TextModel
+from models.base import FitOptions, MetricLogger, ModelBundle, TextModel
 from models.data import SPAN_CLOSE, SPAN_OPEN, Examples, TargetWindows, TaskSpec
 from models.encoder import (
     EmbeddingCache,
@@ -65,9 +65,9 @@ from models.encoder import (
     resolve_model_path,
     set_threads,
 )
+from models.metrics import fixed_rule_score, selection_metric
 from models.pairs import SimilarityFeatures
 from models.transformer.config import TransformerConfig
-from pipelines.progress import bar
 
 
 class TrainingInterrupted(RuntimeError):
@@ -186,14 +186,15 @@ class Encoded:
 class TransformerModel(TextModel):
     family = "transformer"
 
-    def __init__(self, spec: TaskSpec, cfg: TransformerConfig | None = None) -> None:
-        super().__init__(spec)
+    def __init__(
+        self, spec: TaskSpec, cfg: TransformerConfig | None = None, seed: int = 13
+    ) -> None:
+        super().__init__(spec, seed)
         self.cfg = cfg or TransformerConfig()
         self.net: Classifier | None = None
         self.tokenizer = None
         self.device = "cpu"
         self.history: list[dict[str, float]] = []
-        self.seed = 13  # set by the training stage from its config
         self.inference = "fp32"  # or "int8": see set_inference
         self._int8: nn.Module | None = None
         self.int8_bounds: dict[str, list[float]] = {}  # Linear input range: calibrate_int8
@@ -334,11 +335,17 @@ class TransformerModel(TextModel):
         train: Examples,
         dev: Examples | None = None,
         log: MetricLogger | None = None,
-        resume_from: str | Path | None = None,
-        checkpoint_dir: str | Path | None = None,
-        stop_after_steps: int | None = None,
+        options: FitOptions | None = None,
     ) -> None:
-        """Train; ``stop_after_steps`` checkpoints and stops there (an interruption, on purpose)."""
+        """Train; ``stop_after_steps`` (the option, else the config's) checkpoints and stops
+        there, an interruption on purpose. ``on_step(step, total)`` reports optimiser steps,
+        so the caller owns any progress bar."""
+        opts = options or FitOptions()
+        stop_after_steps = (
+            opts.stop_after_steps
+            if opts.stop_after_steps is not None
+            else self.cfg.stop_after_steps
+        )
         seed_everything(self.seed)
         self._build()
         assert self.net is not None
@@ -395,14 +402,14 @@ class TransformerModel(TextModel):
             "order": None,
             "best_state": None,
         }
-        if resume_from:
-            state = self._restore(Path(resume_from), opt, sched, gen)
+        if opts.resume_from:
+            state = self._restore(Path(opts.resume_from), opt, sched, gen)
             if state.get("scaler"):
                 scaler.load_state_dict(state["scaler"])
-        ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        ckpt_dir = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
         self.history = state.get("history", [])
-        progress = bar("fine-tune", total=total, unit="step")
-        progress.update(state["step"])
+        report = opts.on_step or (lambda step, total: None)
+        report(state["step"], total)
         for epoch in range(state["epoch"], cfg.epochs):
             self.net.train()
             if state["order"] is None or state["batch"] == 0:
@@ -434,7 +441,7 @@ class TransformerModel(TextModel):
                     sched.step()
                     opt.zero_grad()
                     state["step"] += 1
-                    progress.update(1)
+                    report(state["step"], total)
                     stop = stop_after_steps is not None and state["step"] >= stop_after_steps
                     if ckpt_dir and (state["step"] % cfg.checkpoint_every == 0 or stop):
                         state["batch"], state["epoch"] = b + 1, epoch
@@ -442,7 +449,6 @@ class TransformerModel(TextModel):
                             ckpt_dir, opt, sched, gen, {**state, "scaler": scaler.state_dict()}
                         )
                     if stop:
-                        progress.close()
                         raise TrainingInterrupted(state["step"])
             state["batch"] = 0
             state["order"] = None
@@ -472,7 +478,6 @@ class TransformerModel(TextModel):
                 )
             if state["bad_epochs"] >= cfg.patience:
                 break
-        progress.close()
         if state.get("best_state") is not None:
             self.net.load_state_dict(state["best_state"])
 
@@ -490,18 +495,15 @@ class TransformerModel(TextModel):
         is flat at zero for the first epochs of a many-label head and would stop training
         before it learns), dev macro-F1 for multiclass (loss favours a timid model that
         predicts the majority class)."""
-        from sklearn.metrics import f1_score
-
         p = np.clip(probs, 1e-7, 1 - 1e-7)
         if self.spec.kind == "multilabel":
             loss = float(-(dev.y * np.log(p) + (1 - dev.y) * np.log(1 - p)).mean())
-            f = f1_score(dev.y, (probs >= 0.5).astype(int), average="micro", zero_division=0)
-            return {"dev_loss": loss, "dev_micro_f1": float(f), "dev_score": -loss}
-        loss = float(-np.log(p[np.arange(len(dev.y)), dev.y]).mean())
-        f = f1_score(dev.y, probs.argmax(axis=1), average="macro", zero_division=0)
-        return {"dev_loss": loss, "dev_macro_f1": float(f), "dev_score": float(f)}
+        else:
+            loss = float(-np.log(p[np.arange(len(dev.y)), dev.y]).mean())
+        f = fixed_rule_score(self.spec.kind, dev.y, probs)
+        score = -loss if self.spec.kind == "multilabel" else f
+        return {"dev_loss": loss, f"dev_{selection_metric(self.spec.kind)}": f, "dev_score": score}
 
-    # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, d: Path, opt, sched, gen, state) -> None:
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / "checkpoint.pt.tmp"
@@ -536,6 +538,14 @@ class TransformerModel(TextModel):
         return ck["state"]
 
     # ------------------------------------------------------------------ inference
+    def check(self) -> None:
+        resolve_model_path(self.cfg.model_name_or_path)
+
+    def finalize(self, bundle: ModelBundle, data) -> ModelBundle:
+        from models.training import choose_inference  # it calibrates through the training path
+
+        return choose_inference(bundle, data, self.cfg)
+
     def set_inference(self, mode: str) -> str:
         """Predict with ``"int8"`` (dynamically quantised Linear layers) or ``"fp32"``.
 
