@@ -1,4 +1,4 @@
-"""The one fitting path every family takes: fit, calibrate, tune thresholds, pick inference.
+"""The one fitting path every family takes: fit, calibrate, tune thresholds, finalize.
 
 The training stage and the benchmarks both call ``fit_bundle``, so a model in a benchmark
 is the model a user would train.
@@ -7,7 +7,6 @@ is the model a user would train.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from models.config import Strict
 from models.data import Examples, TaskSpec
 from models.metrics import multiclass_metrics, multilabel_metrics, selection_metric, tune_thresholds
 from models.registry import get_family
-from models.transformer.config import TransformerConfig
 
 
 @dataclass
@@ -77,44 +75,3 @@ def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> 
         pred_labels = [labels[i] for i in probs.argmax(axis=1)]
         value = multiclass_metrics(truth, pred_labels, labels, warn=False)[metric]
     return f"{split}_{metric}", float(value)
-
-
-def choose_inference(bundle: ModelBundle, data: TaskData, tcfg: TransformerConfig) -> ModelBundle:
-    """Keep int8 CPU inference only if it costs at most ``quantize_tolerance`` on dev.
-
-    int8 is 1.3-1.4x faster on an idle CPU, more under load (bench/RESULTS.md), but
-    what it costs in accuracy depends on the model, so it is measured on every trained
-    model rather than assumed:
-    the fp32 and the int8 model each get their own temperature and thresholds on dev and
-    are scored with the selection metric. Both scores and the decision go into the
-    bundle (``info["inference"]``) and the run; the bundle predicts in the mode chosen.
-    """
-    from models.transformer import TransformerModel
-
-    model = bundle.model
-    assert isinstance(model, TransformerModel)
-    name, fp32 = selection_score(bundle, data)
-    record: dict[str, Any] = {
-        "policy": tcfg.quantize,
-        "tolerance": tcfg.quantize_tolerance,
-        "metric": name,
-        "fp32": fp32,
-    }
-    chosen = bundle
-    if tcfg.quantize != "never":
-        model.calibrate_int8(data.dev.texts, data.dev.targets)  # fixed int8 scales
-        if model.set_inference("int8") == "int8":
-            int8_bundle = calibrated(model, data)
-            _, int8 = selection_score(int8_bundle, data)
-            record["int8"] = int8
-            drop = fp32 - int8
-            if tcfg.quantize == "always" or drop <= tcfg.quantize_tolerance:
-                chosen = int8_bundle
-            else:
-                record["reason"] = f"int8 drops {name} by {drop:.4f} > {tcfg.quantize_tolerance}"
-                model.set_inference("fp32")
-        else:
-            record["reason"] = f"int8 unavailable on {model.device}"
-    record["mode"] = model.inference
-    chosen.info["inference"] = record
-    return chosen

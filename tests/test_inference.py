@@ -19,8 +19,8 @@ from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
 from labeling.text import join_title_text
 from models.base import ModelBundle
 from models.scorer import MediaframeModel
-from models.training import TaskData, calibrated, choose_inference
-from models.transformer import StaticInputInt8Linear, TransformerModel
+from models.training import TaskData, calibrated
+from models.transformer import StaticInputInt8Linear, TransformerModel, choose_inference
 from pipelines.config import TransformerConfig
 from tests.test_models import FAV, FRAMES, STANCE, frames_data, stance_data, tiny
 

@@ -12,6 +12,7 @@ from models.base import FitOptions, ModelBundle
 from models.baseline import BaselineModel
 from models.data import Examples, TaskSpec
 from models.transformer import TrainingInterrupted, TransformerModel, seed_everything
+from models.transformer.trainer import dev_metrics
 from pipelines.config import BaselineConfig, TransformerConfig
 
 POS = [
@@ -210,5 +211,5 @@ def test_frozen_encoder_trains_only_the_head() -> None:
     # kept epoch's dev score must be what the full network gives on those texts.
     dev = data.subset(range(8))
     best = max(h["dev_score"] for h in m.history)
-    full = m._dev_metrics(dev, m.predict_proba(dev.texts, dev.targets))["dev_score"]
+    full = dev_metrics(m.spec.kind, dev.y, m.predict_proba(dev.texts, dev.targets))["dev_score"]
     assert full == pytest.approx(best, abs=1e-6)
