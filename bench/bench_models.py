@@ -234,7 +234,7 @@ def quantisation_f1() -> list[dict]:
     from models.base import ModelBundle
     from models.training import calibrated, selection_score
     from pipelines.config import TrainConfig, load_config
-    from pipelines.train import build_task
+    from pipelines.train_data import build_task
 
     rows = []
     for task in ("frames", "stance"):

@@ -41,7 +41,7 @@ def compare_families(
     runs = {s["model"]: s for s in summaries if s["task"] == task}
     if not {"baseline", "transformer"} <= set(runs):
         return None
-    from pipelines.train import build_task
+    from pipelines.train_data import build_task
 
     data = build_task(cfg_train)
     preds = {}

@@ -22,7 +22,8 @@ from pipelines.config import ScoreConfig, TrainConfig, TransformerConfig
 from pipelines.publish import publish
 from pipelines.score import score
 from pipelines.shards import ScoreError
-from pipelines.train import TrainDataError, run_train
+from pipelines.train import run_train
+from pipelines.train_data import TrainDataError
 
 pytestmark = pytest.mark.slow
 
