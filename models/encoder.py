@@ -17,6 +17,7 @@ import glob
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import site
 import sys
@@ -24,6 +25,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -197,39 +199,70 @@ class SentenceEncoder:
 
 
 class EmbeddingCache:
-    """Embeddings on disk keyed by content hash, so re-labeling re-encodes nothing."""
+    """Embeddings on disk keyed by a hash of (encoder, text), so re-labeling re-encodes
+    nothing, two corpora that share document ids never share embeddings, and no file
+    name is ever built from data (names are hex digests only)."""
 
     def __init__(self, directory: str | Path | None, model_name: str) -> None:
-        self.dir = (
-            Path(directory) / hashlib.sha1(model_name.encode()).hexdigest()[:10]
-            if directory
-            else None
-        )
+        # The encoder's name (with whatever settings change its output) is hashed into
+        # every key as well as the folder, so a key alone identifies encoder and text.
+        self.encoder_digest = hashlib.blake2b(
+            model_name.encode("utf-8"), digest_size=16
+        ).hexdigest()
+        self.dir = Path(directory) / self.encoder_digest if directory else None
         self.mem: dict[str, np.ndarray] = {}
 
-    def _file(self, key: str) -> Path | None:
-        return self.dir / f"{key}.npy" if self.dir else None
+    def key(self, text: str) -> str:
+        """The entry's key: BLAKE2b of (encoder digest, text), as hex."""
+        h = hashlib.blake2b(digest_size=20)
+        h.update(self.encoder_digest.encode("ascii"))
+        h.update(b"\0")
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
-    def get(self, key: str) -> np.ndarray | None:
+    def _file(self, key: str) -> Path | None:
+        if self.dir is None:
+            return None
+        if not re.fullmatch(r"[0-9a-f]{40}", key):  # only our own digests name files
+            raise ValueError(f"embedding cache key {key!r} is not a digest")
+        return self.dir / f"{key}.npy"
+
+    def get(self, text: str) -> np.ndarray | None:
+        key = self.key(text)
         if key in self.mem:
             return self.mem[key]
         f = self._file(key)
         if f and f.exists():
-            self.mem[key] = np.load(f)
+            try:
+                self.mem[key] = np.load(f)
+            except (OSError, ValueError):  # a damaged entry is re-encoded, not trusted
+                return None
             return self.mem[key]
         return None
 
-    def put(self, key: str, vec: np.ndarray) -> None:
+    def put(self, text: str, vec: np.ndarray) -> None:
+        key = self.key(text)
         self.mem[key] = vec
         f = self._file(key)
         if f:
             f.parent.mkdir(parents=True, exist_ok=True)
-            np.save(f, vec)
+            # Written aside and renamed, so a killed run leaves no half entry to load.
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.tmp", dir=f.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.save(fh, vec)
+                os.replace(tmp, f)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
 
-    def encode(self, encoder: SentenceEncoder, keys: list[str], texts: list[str]) -> np.ndarray:
-        missing = [i for i, k in enumerate(keys) if self.get(k) is None]
+    def encode(self, encoder: Any, texts: list[str]) -> np.ndarray:
+        """One row per text, each distinct uncached text encoded once by ``encoder``
+        (anything with ``encode(list[str]) -> array``)."""
+        missing = list(dict.fromkeys(t for t in texts if self.get(t) is None))
         if missing:
-            vecs = encoder.encode([texts[i] for i in missing])
-            for i, v in zip(missing, vecs, strict=True):
-                self.put(keys[i], v)
-        return np.stack([self.get(k) for k in keys]) if keys else np.zeros((0, 0))
+            vecs = encoder.encode(missing)
+            for t, v in zip(missing, vecs, strict=True):
+                self.put(t, v)
+        if not texts:
+            return np.zeros((0, 0))
+        return np.stack([self.mem[self.key(t)] for t in texts])  # all in memory by now

@@ -52,7 +52,7 @@ class LabelResult:
 
 
 def make_similarity(cfg: LabelConfig, codebook: Codebook):
-    """Embedding similarity of documents to frame definitions (cached by document id)."""
+    """Embedding similarity of documents to frame definitions (cached by encoder and text)."""
     from models.encoder import EmbeddingCache, SentenceEncoder
 
     encoder = SentenceEncoder(cfg.encoder, max_length=256, batch_size=32)
@@ -60,7 +60,9 @@ def make_similarity(cfg: LabelConfig, codebook: Codebook):
     defs = encoder.encode([f"{f.label}. {f.definition}" for f in codebook.frames.values()])
 
     def similarity(docs: list[Doc]) -> np.ndarray:
-        emb = cache.encode(encoder, [d.id for d in docs], [f"{d.title}\n\n{d.text}" for d in docs])
+        # Keyed by the text the encoder reads, never by id: ids are data and may repeat
+        # across corpora.
+        emb = cache.encode(encoder, [f"{d.title}\n\n{d.text}" for d in docs])
         return emb @ defs.T
 
     return similarity

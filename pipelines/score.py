@@ -3,7 +3,7 @@
 Input is read in chunks (Parquet by row batches, JSONL and CSV by pandas chunks), so
 memory stays flat whatever the input size. Chunk k becomes shard ``part-k.parquet``,
 written to a temporary file and renamed; a manifest records the resolved model version,
-the input fingerprint and each finished shard. Re-running resumes after the last
+the inputs' content hashes and each finished shard. Re-running resumes after the last
 finished shard, and a finished output is a no-op. One job per output directory, held by
 an OS lock (flock) that dies with its process, so a killed job leaves no stale lock.
 """
@@ -11,6 +11,7 @@ an OS lock (flock) that dies with its process, so a killed job leaves no stale l
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -67,10 +68,43 @@ def resolve_model(uri: str) -> tuple[str, str]:
     return f"models:/{name}/{mv.version}", f"{name}/{mv.version}"
 
 
+HASH_READ = 1 << 20  # 1 MiB reads: the hash streams, whatever the input size
+
+
+def content_hash(path: Path) -> str:
+    """BLAKE2b of the file's bytes: size and mtime survive ``cp -p`` and same-second
+    rewrites, so only the content tells a resumed job it still reads the same rows."""
+    h = hashlib.blake2b(digest_size=32)
+    with path.open("rb") as f:
+        while block := f.read(HASH_READ):
+            h.update(block)
+    return h.hexdigest()
+
+
 def fingerprint(paths: list[Path]) -> list[dict[str, Any]]:
-    return [
-        {"path": str(p), "size": p.stat().st_size, "mtime": int(p.stat().st_mtime)} for p in paths
-    ]
+    """Per input, in reading order: its path, size and content hash (the identity)."""
+    return [{"path": str(p), "size": p.stat().st_size, "blake2b": content_hash(p)} for p in paths]
+
+
+def input_mismatch(recorded: Any, current: list[dict[str, Any]]) -> str | None:
+    """Why a manifest's inputs are not these inputs (naming the file), or None if they are.
+
+    A manifest without content hashes (written before they were recorded) cannot vouch
+    for its inputs, so it counts as changed input."""
+    if not isinstance(recorded, list):
+        return "it records no inputs"
+    old = {r.get("path"): r for r in recorded if isinstance(r, dict)}
+    for fp in current:
+        was = old.get(fp["path"])
+        if was is None:
+            return f"{fp['path']} is not among the inputs it was started from"
+        if "blake2b" not in was:
+            return f"it records no content hash for {fp['path']} (an older manifest)"
+        if was["blake2b"] != fp["blake2b"] or was.get("size") != fp["size"]:
+            return f"{fp['path']} changed since it was written (its content hash differs)"
+    if [r.get("path") for r in recorded if isinstance(r, dict)] != [f["path"] for f in current]:
+        return "its inputs were other files, or the same files in another order"
+    return None
 
 
 def check_inputs(files: list[Path], cols: ColumnMap) -> None:
@@ -138,16 +172,22 @@ def score(
         manifest: dict[str, Any] = {}
         if manifest_path.exists():
             manifest = json.loads(manifest_path.read_text())
+            changed = input_mismatch(manifest.get("inputs"), fp)
             same = (
                 manifest.get("model_version") == version
-                and manifest.get("inputs") == fp
+                and changed is None
                 and manifest.get("chunk_size") == cfg.chunk_size
             )
+            if changed is not None and not restart:
+                raise ScoreError(
+                    f"{out}: its manifest does not describe these inputs: {changed}. "
+                    "Use --restart to start over, or another --output"
+                )
             if not same and not restart:
                 raise ScoreError(
-                    f"{out} holds output of model {manifest.get('model_version')} over "
-                    f"other inputs or chunking; this job is model {version}. Use --restart "
-                    "to start over, or another --output"
+                    f"{out} holds output of model {manifest.get('model_version')} in chunks "
+                    f"of {manifest.get('chunk_size')}; this job is model {version} in chunks "
+                    f"of {cfg.chunk_size}. Use --restart to start over, or another --output"
                 )
             if not same or restart:
                 for p in out.glob("part-*.parquet"):

@@ -1,6 +1,7 @@
 """A scoring job killed with SIGKILL half-way, then run again: a real subprocess, a real
 kill. The re-run resumes after the finished shards and ends with exactly one row per
-input row, ids in input order, and the labels of an uninterrupted run."""
+input row, ids in input order, and the labels of an uninterrupted run; an input rewritten
+in between (same size, same mtime) is refused by its content hash, not resumed."""
 
 from __future__ import annotations
 
@@ -32,6 +33,18 @@ def shards_done(out: Path) -> int:
         return 0
 
 
+def kill_after(cmd: list[str], env: dict[str, str], cwd: Path, out: Path, shards: int) -> int:
+    """Run the job, SIGKILL it once ``shards`` shards are done; the shards finished then."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 600
+    while shards_done(out) < shards and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, f"job ended before the kill: {proc.stderr.read()[-2000:]!r}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    return shards_done(out)
+
+
 def test_a_killed_job_resumes_to_exactly_one_row_per_input(champion_store, tmp_path: Path) -> None:
     inp = tmp_path / "in.jsonl"
     rows = list(generated_corpus(ROWS, seed=3))
@@ -40,14 +53,7 @@ def test_a_killed_job_resumes_to_exactly_one_row_per_input(champion_store, tmp_p
     cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
     cmd += ["--output", str(out), "--set", f"chunk_size={CHUNK}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE)
-    deadline = time.time() + 600
-    while shards_done(out) < 3 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, f"job ended before the kill: {proc.stderr.read()[-2000:]!r}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    killed_at = shards_done(out)
+    killed_at = kill_after(cmd, env, tmp_path, out, 3)
     manifest = json.loads((out / "_manifest.json").read_text())
     assert not manifest["complete"] and 3 <= killed_at < ROWS // CHUNK
 
@@ -83,3 +89,65 @@ def test_a_file_without_the_text_column_fails_fast_and_a_column_map_fixes_it(
     res = score([str(inp)], tmp_path / "y", cfg)
     out = pd.read_parquet(tmp_path / "y")
     assert res.rows == 5 and res.errors == 0 and out["id"].tolist() == [r["id"] for r in rows]
+
+
+def test_an_input_rewritten_with_the_same_size_and_mtime_is_refused_not_resumed(
+    champion_store, tmp_path: Path
+) -> None:
+    inp = tmp_path / "in.jsonl"
+    rows = list(generated_corpus(ROWS, seed=4))
+    pd.DataFrame(rows).to_json(inp, orient="records", lines=True)
+    out = tmp_path / "scored"
+    cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
+    cmd += ["--output", str(out), "--set", f"chunk_size={CHUNK}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
+    killed_at = kill_after(cmd, env, tmp_path, out, 2)
+    assert 2 <= killed_at < ROWS // CHUNK
+
+    # The same lines in another order: same size, and the old mtime put back (as cp -p,
+    # rsync -a or a same-second rewrite leave it).
+    st = inp.stat()
+    lines = inp.read_bytes().splitlines(keepends=True)
+    inp.write_bytes(b"".join(reversed(lines)))
+    os.utime(inp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert inp.stat().st_size == st.st_size and inp.stat().st_mtime_ns == st.st_mtime_ns
+
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 2, res.stdout[-2000:]
+    assert "in.jsonl" in res.stderr and "--restart" in res.stderr, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and "already done" not in res.stdout
+    assert shards_done(out) == killed_at  # refused: the earlier shards are left as they were
+
+    res = subprocess.run(
+        [*cmd, "--restart"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"scored {ROWS} rows" in res.stdout and "0 already done" in res.stdout
+    again = pd.read_parquet(out)
+    assert again["id"].tolist() == [r["id"] for r in reversed(rows)]
+
+
+def test_content_not_mtime_is_the_identity_and_old_manifests_count_as_changed(
+    champion_store, tmp_path: Path
+) -> None:
+    from pipelines.shards import ScoreError
+
+    inp = tmp_path / "in.jsonl"
+    pd.DataFrame(list(generated_corpus(8, seed=6))).to_json(inp, orient="records", lines=True)
+    out = tmp_path / "scored"
+    cfg = ScoreConfig(chunk_size=3)
+    assert score([str(inp)], out, cfg).rows == 8
+    entry = json.loads((out / "_manifest.json").read_text())["inputs"][0]
+    assert set(entry) == {"path", "size", "blake2b"} and len(entry["blake2b"]) == 64
+
+    os.utime(inp, (1, 1))  # touched, not changed: still the same input, a no-op
+    assert score([str(inp)], out, cfg).skipped_shards == 3
+
+    manifest = json.loads((out / "_manifest.json").read_text())
+    for e in manifest["inputs"]:
+        del e["blake2b"]  # as a manifest from before content hashes were recorded
+    (out / "_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ScoreError, match=r"no content hash for .*in\.jsonl.*--restart"):
+        score([str(inp)], out, cfg)
+    res = score([str(inp)], out, cfg, restart=True)
+    assert res.rows == 8 and res.skipped_shards == 0

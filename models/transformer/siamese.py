@@ -2,12 +2,11 @@
 head reads their comparison plus ``models.pairs.SimilarityFeatures``.
 
 For pairs too many to fine-tune on (FNC-1's 50k headline-body pairs): each distinct text is
-encoded once and cached by content hash.
+encoded once and cached under a hash of (encoder, text).
 """
 
 from __future__ import annotations
 
-import hashlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,16 +24,11 @@ class SiameseFeatures:
     and ``_cache`` are the model's)."""
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised embeddings, each distinct text encoded once (cached by content hash)."""
+        """L2-normalised embeddings, each distinct text encoded once (the cache keys by text)."""
         if self._cache is None:
             key = f"{self.cfg.model_name_or_path}|{self.cfg.max_length}|{self.cfg.long_text}"
             self._cache = EmbeddingCache(self.cfg.embedding_cache, key)
-        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-        unique = dict(zip(keys, texts, strict=True))
-        self._cache.encode(
-            SimpleNamespace(encode=self.encode_texts), list(unique), list(unique.values())
-        )
-        out = np.stack([self._cache.get(k) for k in keys]) if keys else np.zeros((0, 0))
+        out = self._cache.encode(SimpleNamespace(encode=self.encode_texts), texts)
         return out.astype(np.float32)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
