@@ -7,7 +7,9 @@ scores the new version and the current ``@champion`` on the same gold test docum
 ``@champion`` moves only when the new one is better by the configured margin with the
 configured confidence (paired bootstrap). Otherwise the version becomes ``@challenger``
 and the reason is printed and tagged. The first version becomes champion. The alias is
-set last, so a failure part-way never leaves a half-made version as champion.
+set last, so a failure part-way never leaves a half-made version as champion. Each run's
+contract (task, codebook) is checked first (``publish_contract``), and the gate through
+the alias move holds a lease on the registered model (``publish_lease``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pipelines.publish_contract import (
     check_pair,
     recorded_stance,
 )
+from pipelines.publish_lease import hold
 
 __all__ = ["PublishError", "PublishResult", "publish"]
 
@@ -341,41 +344,44 @@ def publish(cfg: PublishConfig) -> PublishResult:
             return per_doc_scores(pred, test, frames, targets)
 
         new_metric = metric_of(pkg.scorer.score(inputs))
-        digest_cb = fr.data.tags.get("mediaframe.codebook_digest")
-        alias, reason, gate = _gate(cfg, client, inputs, metric_of, new_metric, digest_cb)
-        families = f"{info['frames_family']}+{info['stance_family']}"
-        codebook, digest = info["codebook"] or "", info["data_digest"] or ""
-        tags = tracking.base_tags("publish", "frames+stance", families, codebook, digest)
-        with tracking.stage_run("publish", "publish", tags) as run:
-            # The registry number is not known before registering; the run id is, and
-            # batch scoring replaces it with the resolved version.
-            pkg.meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
-            pkg.write_meta()
-            info_model = _log_model(pkg, inputs)
-            mlflow.log_artifact(pkg.artifacts["model_card"])
-            mlflow.log_metrics({"gate_new_metric": new_metric(np.arange(len(test)))})
-            if gate:
-                mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
-            mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
-            version = mlflow.register_model(
-                info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
-            )
-            # Still inside the run: if the registry fails from here on, the publish run
-            # ends FAILED, and the version it made never received an alias.
-            v = version.version
-            vtags = {
-                "git_commit": tracking.git_commit(),
-                "config_hash": config_hash(cfg),
-                "data_digest": digest,
-                "frames_run": fr.info.run_id,
-                "stance_run": sr.info.run_id,
-                "codebook_digest": digest_cb or "",
-                "gate": f"{alias}: {reason}",
-            }
-            vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
-            for k, val in vtags.items():
-                client.set_model_version_tag(cfg.model_name, v, k, str(val))
-            client.set_registered_model_alias(cfg.model_name, alias, v)  # last: all or nothing
+        # Held from reading the champion to moving the alias: see publish_lease.
+        with hold(client, cfg.model_name) as lease:
+            digest_cb = fr.data.tags.get("mediaframe.codebook_digest")
+            alias, reason, gate = _gate(cfg, client, inputs, metric_of, new_metric, digest_cb)
+            families = f"{info['frames_family']}+{info['stance_family']}"
+            codebook, digest = info["codebook"] or "", info["data_digest"] or ""
+            tags = tracking.base_tags("publish", "frames+stance", families, codebook, digest)
+            with tracking.stage_run("publish", "publish", tags) as run:
+                # The registry number is not known before registering; the run id is, and
+                # batch scoring replaces it with the resolved version.
+                pkg.meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
+                pkg.write_meta()
+                info_model = _log_model(pkg, inputs)
+                mlflow.log_artifact(pkg.artifacts["model_card"])
+                mlflow.log_metrics({"gate_new_metric": new_metric(np.arange(len(test)))})
+                if gate:
+                    mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
+                mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
+                version = mlflow.register_model(
+                    info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
+                )
+                # Still inside the run: if the registry fails from here on, the publish run
+                # ends FAILED, and the version it made never received an alias.
+                v = version.version
+                vtags = {
+                    "git_commit": tracking.git_commit(),
+                    "config_hash": config_hash(cfg),
+                    "data_digest": digest,
+                    "frames_run": fr.info.run_id,
+                    "stance_run": sr.info.run_id,
+                    "codebook_digest": digest_cb or "",
+                    "gate": f"{alias}: {reason}",
+                }
+                vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
+                for k, val in vtags.items():
+                    client.set_model_version_tag(cfg.model_name, v, k, str(val))
+                lease.check()
+                client.set_registered_model_alias(cfg.model_name, alias, v)  # last
     return PublishResult(cfg.model_name, str(v), alias, reason, metrics)
 
 

@@ -7,7 +7,10 @@ store, and every refusal is the real ``publish`` (or the CLI) refusing.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +162,25 @@ def test_gate_never_promotes_another_codebook(built) -> None:
     # The same lax gate with matching codebooks promotes: the refusal was the codebook.
     res = publish(_pcfg(built, frames_run=frames_id, stance_run=stance_id, **lax))
     assert res.alias == "champion"
+
+
+def test_two_concurrent_publishes_make_one_first_version(built) -> None:
+    """Two publisher processes at once: the lease lets only one find no champion."""
+    frames_id, stance_id = _ids(built)
+    cfg_path = built["tmp"] / "publish-race.yaml"
+    cfg_path.write_text(yaml.safe_dump(built["pcfg"].model_dump(mode="json")))
+    argv = [sys.executable, "-m", "pipelines.cli", "publish", "--config", str(cfg_path)]
+    argv += ["--frames-run", frames_id, "--stance-run", stance_id, "--set", "model_name=race"]
+    argv += ["--tracking-uri", built["uri"]]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    procs = [
+        subprocess.Popen(argv, cwd=built["tmp"], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    client = MlflowClient()
+    gates = [v.tags["gate"] for v in client.search_model_versions("name = 'race'")]
+    assert len(gates) == 2
+    assert sum("first version" in g for g in gates) == 1, gates
+    assert "mediaframe.lease" not in client.get_registered_model("race").tags
