@@ -156,7 +156,7 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         print(f"resuming from the last checkpoint of run {resume_run}: {resume_dir}")
     with tracking.stage_run(cfg.task, f"{cfg.task}-{family}", tags) as run:
         _log_inputs(cfg, data, config_path)
-        log_contract(cfg.task, book, data.spec.labels, stance)
+        contract = log_contract(cfg.task, book, data.spec.labels, stance)
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
         options = FitOptions(checkpoint_dir=ckpt, resume_from=resume_dir)
@@ -164,7 +164,7 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
         bundle.info.update(run_id=run.info.run_id, task=cfg.task, family=family)
-        bundle.info.update(codebook=codebook, data_digest=data.digest)
+        bundle.info.update(codebook=codebook, data_digest=data.digest, contract=contract)
         dev_ev, _ = evaluate_bundle(bundle, data, "dev", 0, cfg.seed)
         t1 = time.perf_counter()
         test_ev, test_probs = evaluate_bundle(bundle, data, "test", cfg.bootstrap, cfg.seed)

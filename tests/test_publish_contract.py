@@ -61,6 +61,8 @@ def test_training_run_records_its_contract(built) -> None:
     assert "security_and_defense" in fc["labels"]
     spec = mlflow.artifacts.load_dict(f"runs:/{stance_id}/stance.json")
     assert sorted(spec["targets"]) == sorted(sc["targets"])
+    bundle = mlflow.artifacts.load_dict(f"runs:/{frames_id}/bundle/bundle.json")
+    assert bundle["info"]["contract"] == fc
 
 
 def test_swapped_runs_are_refused(built) -> None:
