@@ -7,7 +7,9 @@ scores the new version and the current ``@champion`` on the same gold test docum
 ``@champion`` moves only when the new one is better by the configured margin with the
 configured confidence (paired bootstrap). Otherwise the version becomes ``@challenger``
 and the reason is printed and tagged. The first version becomes champion. The alias is
-set last, so a failure part-way never leaves a half-made version as champion.
+set last, so a failure part-way never leaves a half-made version as champion. Each run's
+contract (task, codebook) is checked first (``publish_contract``), and the gate through
+the alias move holds a lease on the registered model (``publish_lease``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from labeling.codebook import load_stance
+from labeling.codebook import load_stance, stance_from_dict
 from labeling.gold import NOT_MENTIONED, STANCE_CLASSES, read_jsonl, read_splits
 from models.metrics import (
     multiclass_metrics,
@@ -38,6 +40,15 @@ from models.metrics import (
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
+from pipelines.publish_contract import (
+    PublishError,
+    champion_digest,
+    check_pair,
+    recorded_stance,
+)
+from pipelines.publish_lease import hold
+
+__all__ = ["PublishError", "PublishResult", "publish"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # The served model needs only the two lower layers: the scorer imports nothing from
@@ -59,10 +70,6 @@ REQUIREMENTS = [
     "python-dateutil",
     "safetensors",
 ]
-
-
-class PublishError(RuntimeError):
-    """Nothing publishable (no finished runs), or a named run that cannot be used."""
 
 
 @dataclass
@@ -219,6 +226,7 @@ def _finished_runs(cfg: PublishConfig, client: MlflowClient):
     for r, task in ((fr, "frames"), (sr, "stance")):
         if r.info.status != "FINISHED":
             raise PublishError(f"run {r.info.run_id} ({task}) is {r.info.status}, not FINISHED")
+    check_pair(fr, sr)
     return fr, sr
 
 
@@ -236,14 +244,28 @@ def _run_summary(fr, sr) -> tuple[dict[str, float], dict[str, Any]]:
 
 
 def _gate(
-    cfg: PublishConfig, client: MlflowClient, inputs: pd.DataFrame, metric_of, new_metric
+    cfg: PublishConfig,
+    client: MlflowClient,
+    inputs: pd.DataFrame,
+    metric_of,
+    new_metric,
+    digest: str | None,
 ) -> tuple[str, str, dict[str, float]]:
     """(alias, reason, paired bootstrap) of the new function against today's champion,
     judged before anything is registered; ``metric_of(predictions)`` is the gate's metric
-    as a function of a resample of the gold test documents."""
+    as a function of a resample of the gold test documents. A frames model of another
+    codebook (``digest``) than the champion's is never compared: its labels are other
+    labels, so a higher score on them says nothing, and it stays challenger."""
     champion = _current_champion(client, cfg.model_name)
     if champion is None:
         return "champion", "first version", {}
+    old_digest = champion_digest(champion)
+    if digest and old_digest and digest != old_digest:
+        reason = (
+            f"codebook {digest} differs from champion v{champion.version}'s {old_digest}: "
+            "a model of another codebook never replaces the champion"
+        )
+        return "challenger", reason, {}
     old = mlflow.pyfunc.load_model(f"models:/{cfg.model_name}@champion")
     old_metric = metric_of(old.predict(inputs))
     gate = paired_bootstrap(old_metric, new_metric, len(inputs), cfg.bootstrap, cfg.seed)
@@ -322,44 +344,53 @@ def publish(cfg: PublishConfig) -> PublishResult:
             return per_doc_scores(pred, test, frames, targets)
 
         new_metric = metric_of(pkg.scorer.score(inputs))
-        alias, reason, gate = _gate(cfg, client, inputs, metric_of, new_metric)
-        families = f"{info['frames_family']}+{info['stance_family']}"
-        codebook, digest = info["codebook"] or "", info["data_digest"] or ""
-        tags = tracking.base_tags("publish", "frames+stance", families, codebook, digest)
-        with tracking.stage_run("publish", "publish", tags) as run:
-            # The registry number is not known before registering; the run id is, and
-            # batch scoring replaces it with the resolved version.
-            pkg.meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
-            pkg.write_meta()
-            info_model = _log_model(pkg, inputs)
-            mlflow.log_artifact(pkg.artifacts["model_card"])
-            mlflow.log_metrics({"gate_new_metric": new_metric(np.arange(len(test)))})
-            if gate:
-                mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
-            mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
-            version = mlflow.register_model(
-                info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
-            )
-            # Still inside the run: if the registry fails from here on, the publish run
-            # ends FAILED, and the version it made never received an alias.
-            v = version.version
-            vtags = {
-                "git_commit": tracking.git_commit(),
-                "config_hash": config_hash(cfg),
-                "data_digest": digest,
-                "frames_run": fr.info.run_id,
-                "stance_run": sr.info.run_id,
-                "gate": f"{alias}: {reason}",
-            }
-            vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
-            for k, val in vtags.items():
-                client.set_model_version_tag(cfg.model_name, v, k, str(val))
-            client.set_registered_model_alias(cfg.model_name, alias, v)  # last: all or nothing
+        # Held from reading the champion to moving the alias: see publish_lease.
+        with hold(client, cfg.model_name) as lease:
+            digest_cb = fr.data.tags.get("mediaframe.codebook_digest")
+            alias, reason, gate = _gate(cfg, client, inputs, metric_of, new_metric, digest_cb)
+            families = f"{info['frames_family']}+{info['stance_family']}"
+            codebook, digest = info["codebook"] or "", info["data_digest"] or ""
+            tags = tracking.base_tags("publish", "frames+stance", families, codebook, digest)
+            with tracking.stage_run("publish", "publish", tags) as run:
+                # The registry number is not known before registering; the run id is, and
+                # batch scoring replaces it with the resolved version.
+                pkg.meta["model_version"] = f"{cfg.model_name}:run-{run.info.run_id[:12]}"
+                pkg.write_meta()
+                info_model = _log_model(pkg, inputs)
+                mlflow.log_artifact(pkg.artifacts["model_card"])
+                mlflow.log_metrics({"gate_new_metric": new_metric(np.arange(len(test)))})
+                if gate:
+                    mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
+                mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
+                version = mlflow.register_model(
+                    info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
+                )
+                # Still inside the run: if the registry fails from here on, the publish run
+                # ends FAILED, and the version it made never received an alias.
+                v = version.version
+                vtags = {
+                    "git_commit": tracking.git_commit(),
+                    "config_hash": config_hash(cfg),
+                    "data_digest": digest,
+                    "frames_run": fr.info.run_id,
+                    "stance_run": sr.info.run_id,
+                    "codebook_digest": digest_cb or "",
+                    "gate": f"{alias}: {reason}",
+                }
+                vtags.update({k: f"{val:.4f}" for k, val in metrics.items() if "_ci_" not in k})
+                for k, val in vtags.items():
+                    client.set_model_version_tag(cfg.model_name, v, k, str(val))
+                lease.check()
+                client.set_registered_model_alias(cfg.model_name, alias, v)  # last
     return PublishResult(cfg.model_name, str(v), alias, reason, metrics)
 
 
 def load_stance_from_run(run) -> dict[str, Any]:
-    """The stance spec the stance run trained with, as stored in its config."""
+    """The stance spec the stance run trained with: the copy logged with the run; a legacy
+    run without one falls back to re-reading the path stored in its config."""
+    recorded = recorded_stance(run.info.run_id)
+    if recorded is not None:
+        return stance_from_dict(recorded, f"run {run.info.run_id}:stance.json").to_dict()
     cfg_path = mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="config.yaml"
     )

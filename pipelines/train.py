@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from labeling.codebook import load_codebook
+from labeling.codebook import load_codebook, load_stance
 from models.base import FitOptions, ModelBundle
 from models.training import TaskData, fit_bundle
 from pipelines import tracking
 from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
 from pipelines.progress import bar
+from pipelines.publish_contract import log_contract
 from pipelines.train_data import build_task
 
 
@@ -143,7 +144,10 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
     """Train, evaluate and log one (task, ``cfg.family``) run; returns its summary."""
     family = cfg.family
     data = build_task(cfg)
-    codebook = load_codebook(cfg.codebook).name
+    book = load_codebook(cfg.codebook)
+    codebook = book.name
+    # The stance spec as trained, read now: publish reads this copy back from the run.
+    stance = load_stance(cfg.stance) if cfg.task == "stance" else None
     tags = tracking.base_tags("train", cfg.task, family, codebook, data.digest)
     out_dir = Path(cfg.output) / f"{cfg.task}-{family}"
     resume_run, resume_dir = _resume_point(cfg, data.digest)
@@ -152,6 +156,7 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         print(f"resuming from the last checkpoint of run {resume_run}: {resume_dir}")
     with tracking.stage_run(cfg.task, f"{cfg.task}-{family}", tags) as run:
         _log_inputs(cfg, data, config_path)
+        contract = log_contract(cfg.task, book, data.spec.labels, stance)
         t0 = time.perf_counter()
         ckpt = str(Path(cfg.transformer.checkpoint_dir) / run.info.run_id)
         options = FitOptions(checkpoint_dir=ckpt, resume_from=resume_dir)
@@ -159,7 +164,7 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
         bundle.info.update(run_id=run.info.run_id, task=cfg.task, family=family)
-        bundle.info.update(codebook=codebook, data_digest=data.digest)
+        bundle.info.update(codebook=codebook, data_digest=data.digest, contract=contract)
         dev_ev, _ = evaluate_bundle(bundle, data, "dev", 0, cfg.seed)
         t1 = time.perf_counter()
         test_ev, test_probs = evaluate_bundle(bundle, data, "test", cfg.bootstrap, cfg.seed)
