@@ -242,18 +242,20 @@ class CueMatcher:
             pos = m.start() + 1
 
     def _search(self, b: int, text: str, pos: int):
-        if b not in self._regex_cues:
-            return self.patterns[b].search(text, pos)
-        try:
-            return self.patterns[b].search(text, pos, timeout=CUE_TIMEOUT)
-        except TimeoutError:
-            raise CodebookError(self._slow(b)) from None
+        return self._run(b, "search", text, pos)
 
     def _match(self, b: int, text: str, pos: int):
-        if b not in self._regex_cues:
+        if b not in self._regex_cues:  # plain cues: the per-word hot path, direct
             return self.patterns[b].match(text, pos)
+        return self._run(b, "match", text, pos)
+
+    def _run(self, b: int, op: str, text: str, pos: int):
+        """``search`` or ``match`` of cue ``b``; a user regex under the timeout."""
+        method = getattr(self.patterns[b], op)
+        if b not in self._regex_cues:
+            return method(text, pos)
         try:
-            return self.patterns[b].match(text, pos, timeout=CUE_TIMEOUT)
+            return method(text, pos, timeout=CUE_TIMEOUT)
         except TimeoutError:
             raise CodebookError(self._slow(b)) from None
 
