@@ -45,14 +45,20 @@ def kill_after(cmd: list[str], env: dict[str, str], cwd: Path, out: Path, shards
     return shards_done(out)
 
 
-def test_a_killed_job_resumes_to_exactly_one_row_per_input(champion_store, tmp_path: Path) -> None:
+def score_job(tmp_path: Path, seed: int):
+    """A JSONL input of ROWS generated articles and the `score` command over it in chunks."""
     inp = tmp_path / "in.jsonl"
-    rows = list(generated_corpus(ROWS, seed=3))
+    rows = list(generated_corpus(ROWS, seed=seed))
     pd.DataFrame(rows).to_json(inp, orient="records", lines=True)
     out = tmp_path / "scored"
     cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
     cmd += ["--output", str(out), "--set", f"chunk_size={CHUNK}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
+    return inp, rows, out, cmd, env
+
+
+def test_a_killed_job_resumes_to_exactly_one_row_per_input(champion_store, tmp_path: Path) -> None:
+    inp, rows, out, cmd, env = score_job(tmp_path, seed=3)
     killed_at = kill_after(cmd, env, tmp_path, out, 3)
     manifest = json.loads((out / "_manifest.json").read_text())
     assert not manifest["complete"] and 3 <= killed_at < ROWS // CHUNK
@@ -94,13 +100,7 @@ def test_a_file_without_the_text_column_fails_fast_and_a_column_map_fixes_it(
 def test_an_input_rewritten_with_the_same_size_and_mtime_is_refused_not_resumed(
     champion_store, tmp_path: Path
 ) -> None:
-    inp = tmp_path / "in.jsonl"
-    rows = list(generated_corpus(ROWS, seed=4))
-    pd.DataFrame(rows).to_json(inp, orient="records", lines=True)
-    out = tmp_path / "scored"
-    cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
-    cmd += ["--output", str(out), "--set", f"chunk_size={CHUNK}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIAFRAME_PROGRESS": "0"}
+    inp, rows, out, cmd, env = score_job(tmp_path, seed=4)
     killed_at = kill_after(cmd, env, tmp_path, out, 2)
     assert 2 <= killed_at < ROWS // CHUNK
 
