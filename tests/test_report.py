@@ -230,3 +230,17 @@ def test_labels_parquet_is_accepted(tmp_path: Path) -> None:
     assert res.model_versions == []
     st = res.tables["stance_by_source"]
     assert set(st["target"]) == set(TARGETS)
+
+
+def test_outlet_names_are_text_not_mathtext(tmp_path: Path) -> None:
+    """`$...$` in an outlet name or a frame label is drawn as it is, not parsed as math."""
+    from pipelines.evaluate import plot_per_label
+
+    rows = scored_rows()
+    rows[7]["source"] = r"A $\frac$ B"
+    rows[8]["source"] = "$x^$ Daily"
+    res = build_report([str(write_scored(tmp_path / "s", rows))], tmp_path / "r", ReportConfig())
+    assert r"A $\frac$ B" in set(res.tables["coverage"]["source"])
+    assert (res.output / "frames_over_time.png").stat().st_size > 0
+    png = plot_per_label(pd.DataFrame({"label": ["$x^$", "b"], "f1": [0.5, 0.7]}))
+    assert png.startswith(b"\x89PNG")
