@@ -139,6 +139,9 @@ class ReportConfig(Strict):
         12, ge=1, description="the largest outlets get a panel; every outlet is in the tables"
     )
     batch_rows: int = Field(100_000, ge=1, description="rows read at a time")
+    stance: str | None = Field(
+        "configs/stance.yaml", description="stance spec whose target names label the report"
+    )
 
 
 class RunConfig(Strict):

@@ -187,6 +187,8 @@ def run_report(args: argparse.Namespace, cfg: Any) -> int:
     )
     if rep.incomplete:
         print(f"warning: scoring not finished in {rep.incomplete}", file=sys.stderr)
+    for w in rep.warnings:  # mixed model versions, repeated ids, dates after the run
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -144,7 +144,7 @@ def test_html_is_self_contained_and_files_are_written(tmp_path: Path) -> None:
     res = build_report([str(scored)], tmp_path / "rep", ReportConfig())
     page = res.html.read_text()
     srcs = re.findall(r"src='([^']*)'", page)
-    assert len(srcs) == 3 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "<link" not in page and "<script" not in page
     assert "Rows per outlet" in page and "Herald" in page
     for name in (
@@ -155,6 +155,7 @@ def test_html_is_self_contained_and_files_are_written(tmp_path: Path) -> None:
         "stance_by_period.csv",
         "frames_over_time.png",
         "stance_by_outlet.png",
+        "stance_over_time.png",
         "report.json",
     ):
         assert (res.output / name).stat().st_size > 0, name
