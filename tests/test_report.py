@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,16 @@ import pytest
 from labeling.schema import arrow_schema
 from pipelines.cli import main
 from pipelines.config import ReportConfig
-from pipelines.report import ALL, ReportError, build_report, run_report, wilson
+from pipelines.report import (
+    ALL,
+    FUTURE,
+    ReportError,
+    _target_names,
+    build_report,
+    run_report,
+    wilson,
+)
+from pipelines.report_html import _stance_wide
 
 FRAMES = ["economic", "security_and_defense", "political"]
 TARGETS = ["nato", "russia"]
@@ -199,11 +209,14 @@ def test_report_is_logged_to_mlflow_and_runs_from_the_cli(
         main(["report", "--help"])
     assert "--period" in capsys.readouterr().out
     out = tmp_path / "cli"
+    mixed = [*scored_rows(), scored_rows()[0]]  # d0 twice
+    mixed[-2]["model_version"] = "mediaframe/2"
+    capsys.readouterr()
     rc = main(
         [
             "report",
             "--input",
-            str(scored),
+            str(write_scored(tmp_path / "mixed", mixed)),
             "--output",
             str(out),
             "--period",
@@ -214,6 +227,9 @@ def test_report_is_logged_to_mlflow_and_runs_from_the_cli(
     )
     assert rc == 0 and (out / "outlet_report.html").exists()
     assert json.loads((out / "report.json").read_text())["period"] == "week"
+    err = capsys.readouterr().err
+    assert "warning: rows scored by 2 model versions" in err
+    assert "warning: 1 rows repeat an id" in err
     assert main(["report", "--input", str(tmp_path / "nope"), "--output", str(out)]) == 2
 
 
@@ -245,3 +261,129 @@ def test_outlet_names_are_text_not_mathtext(tmp_path: Path) -> None:
     assert (res.output / "frames_over_time.png").stat().st_size > 0
     png = plot_per_label(pd.DataFrame({"label": ["$x^$", "b"], "f1": [0.5, 0.7]}))
     assert png.startswith(b"\x89PNG")
+
+
+def test_dates_bucket_in_their_own_offset_and_any_valid_date_parses(tmp_path: Path) -> None:
+    """A date's week or month is the one where it was written (not UTC); ISO dates outside
+    pandas' 1677-2262 range and RFC 2822 dates parse; dates after the run are flagged."""
+    dates = [
+        "2024-01-31T23:30:00-05:00",  # UTC: 1 Feb
+        "2024-02-01T00:30:00+02:00",  # UTC: 31 Jan
+        "Tue, 30 Jan 2024 23:30:00 -0500",  # RFC 2822, UTC: 31 Jan
+        "1500-03-01",
+        "2300-06-15T08:00:00Z",
+        "2400-01-01",  # the run's own day: not after it
+        "2400-01-01T12:00:00+00:00",  # later the same day: after the run
+        "2400-01-02",
+    ]
+    rows = [
+        _row(i, "Herald", d, "economic", ["economic"], "favor", "against")
+        for i, d in enumerate(dates)
+    ]
+    scored = write_scored(tmp_path / "s", rows)
+    now = datetime(2400, 1, 1, 6, 0, tzinfo=UTC)
+    res = build_report([str(scored)], tmp_path / "m", ReportConfig(period="month"), now=now)
+    cov = res.tables["coverage"].set_index("source").loc["Herald"]
+    assert (cov["unparseable_date"], cov["future_date"], cov["in_period_tables"]) == (0, 2, 6)
+    fp = res.tables["frame_shares_by_period"]
+    herald = fp[(fp["source"] == "Herald") & (fp["frame"] == "economic")]
+    n = herald[herald["measure"] == "primary"].set_index("period")["n"].to_dict()
+    assert n == {"1500-03": 1, "2024-01": 2, "2024-02": 1, "2300-06": 1, "2400-01": 1}
+    assert FUTURE not in set(fp["period"]) and res.future == 2
+    summary = json.loads((res.output / "report.json").read_text())
+    assert summary["future_dates"] == 2 and summary["run_date"] == "2400-01-01"
+    assert any("2 rows are dated after the run" in w for w in summary["warnings"])
+    assert "dated after the run" in res.html.read_text()
+
+    sunday = [_row(0, "Herald", "2024-01-28T23:30:00-05:00", "economic", [], "favor", "favor")]
+    wk = build_report(
+        [str(write_scored(tmp_path / "w", sunday * 2))],
+        tmp_path / "wk",
+        ReportConfig(period="week"),
+    )
+    assert set(wk.tables["frame_shares_by_period"]["period"]) == {"2024-01-22"}  # not the 29th
+
+
+def test_repeated_ids_are_dropped_and_mixed_versions_counted(tmp_path: Path) -> None:
+    """Duplicates within a batch and across files are left out (first kept) and counted;
+    rows of several model versions are counted per version and warned about."""
+    rows = scored_rows()
+    again = dict(rows[0], source="Courier", model_version="mediaframe/2")  # d0 read before
+    new = _row(9, "Courier", "2024-01-05", "economic", ["economic"], "favor", "favor")
+    new["model_version"] = "mediaframe/2"
+    scored = write_scored(tmp_path / "s", [*rows, again, new, dict(new)])
+    res = build_report([str(scored)], tmp_path / "r", ReportConfig(batch_rows=2))
+    cov = res.tables["coverage"].set_index("source")
+    assert res.rows == 10 and res.duplicates == 2
+    assert cov.loc["Herald", "rows"] == 7 and cov.loc["Courier", "rows"] == 2
+    summary = json.loads((res.output / "report.json").read_text())
+    assert summary["duplicate_ids"] == 2
+    assert summary["rows_per_model_version"] == {"mediaframe/1": 9, "mediaframe/2": 1}
+    assert res.model_versions == ["mediaframe/1", "mediaframe/2"]
+    assert any("2 model versions" in w for w in res.warnings)
+    assert any("2 rows repeat an id" in w for w in res.warnings)
+    page = res.html.read_text()
+    assert page.count("<h2>Warning</h2>") == 2
+
+
+def test_an_outlet_named_like_the_total_stays_an_outlet(tmp_path: Path) -> None:
+    rows = scored_rows()
+    rows[7]["source"] = ALL  # Courier's one article, under the total's display name
+    res = build_report([str(write_scored(tmp_path / "s", rows))], tmp_path / "r", ReportConfig())
+    cov = res.tables["coverage"]
+    assert cov["total"].sum() == 1 and res.sources == 3
+    outlet = cov[(cov["source"] == ALL) & ~cov["total"]].iloc[0]
+    total = cov[cov["total"]].iloc[0]
+    assert (outlet["rows"], total["rows"]) == (1, 9)
+    fs = res.tables["frame_shares_by_source"]
+    mine = fs[(fs["source"] == ALL) & ~fs["total"] & (fs["measure"] == "primary")]
+    assert mine["n"].unique().tolist() == [1]
+    assert mine.set_index("frame").loc["security_and_defense", "share"] == 1.0
+    st = res.tables["stance_by_period"]
+    assert st[st["total"]]["source"].unique().tolist() == [ALL]
+    assert len(st[(st["source"] == ALL) & ~st["total"]]) > 0
+
+
+def test_stance_table_names_targets_and_states_the_lead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stance table shows each target by its name from the stance spec and fills the
+    ``stance`` column; the report plots stance over time with intervals."""
+    spec = tmp_path / "targets.yaml"
+    spec.write_text(
+        "targets:\n  nato: {name: the Alliance, aliases: [NATO]}\n"
+        "  russia: {name: the Russian Federation, aliases: [Russia]}\n"
+    )
+    gazette = [
+        _row(100 + i, "Gazette", "2024-01-10", "economic", ["economic"], "against", "neutral")
+        for i in range(20)
+    ]
+    scored = write_scored(tmp_path / "s", scored_rows() + gazette)
+    res = build_report([str(scored)], tmp_path / "r", ReportConfig(stance=str(spec)))
+    wide = _stance_wide(res.tables["stance_by_source"])
+    assert list(wide.columns[:5]) == ["target", "total", "source", "mentioning", "stance"]
+    assert set(wide["target"]) == {"the Alliance", "the Russian Federation"}
+    lead = wide.set_index(["target", "source"])["stance"]
+    assert lead[("the Alliance", "Gazette")] == "against"
+    assert lead[("the Russian Federation", "Gazette")] == "neutral"
+    assert lead[("the Alliance", "Herald")] == "no clear lead"  # 3 of 5: wide intervals
+    assert lead[("the Alliance", "(no source)")] == "-"  # no mention
+    assert wide.iloc[0]["total"]  # the total first under each target
+    page = res.html.read_text()
+    assert "<td>the Alliance</td>" in page and "<td>nato</td>" not in page
+    assert "<th></th>" not in page  # no empty, unnamed header column
+    assert "Stance over time, per outlet and month" in page
+
+    by_period = res.tables["stance_by_period"]
+    g = by_period[(by_period["source"] == "Gazette") & (by_period["target"] == "nato")]
+    against = g[g["stance"] == "against"].iloc[0]
+    assert (against["k"], against["n"], against["target_name"]) == (20, 20, "the Alliance")
+    assert 0.8 < against["ci_low"] < 1.0 == against["ci_high"]
+    assert (res.output / "stance_over_time.png").stat().st_size > 5000
+
+    with pytest.raises(ReportError, match=r"nope\.yaml"):
+        build_report(
+            [str(scored)], tmp_path / "r2", ReportConfig(stance=str(tmp_path / "nope.yaml"))
+        )
+    monkeypatch.chdir(tmp_path)  # the default spec is not here: targets keep their keys
+    assert _target_names(ReportConfig(), ["nato"]) == {}
