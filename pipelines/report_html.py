@@ -96,7 +96,8 @@ def report_sections(
         sections += [
             ("Stance toward each target, per outlet", figures["stance_by_outlet.png"]),
             (
-                "Stance per outlet: share of mentioning articles [interval]",
+                "Stance per outlet: share of mentioning articles [interval]; stance: the "
+                "one whose interval lies above the others'",
                 _stance_wide(tables["stance_by_source"]),
             ),
             (f"Stance over time, per outlet and {period}", figures["stance_over_time.png"]),

@@ -157,54 +157,65 @@ def plot_stance(by_source: pd.DataFrame, targets: list[str], panels: list[Panel]
 def plot_stance_over_time(
     by_period: pd.DataFrame, targets: list[str], panels: list[Panel]
 ) -> bytes:
-    """Per outlet (row) and target (column): the favor and against shares of mentioning
-    articles per period, each with its Wilson interval; a period without a mention is a gap."""
+    """Per target, one row per outlet: the favor and against shares of mentioning articles
+    per period, each with its Wilson interval; a period without a mention is a gap.
+
+    The rows of a target share one axes (each row its own 0 to 1 scale, between two grey
+    lines): a grid of one axes per outlet and target spent seconds laying out ticks.
+    """
     plt = pyplot()
     periods = sorted(by_period["period"].unique())
-    x = np.arange(len(periods))
-    step = max(1, math.ceil(len(periods) / 8))
+    x = np.arange(len(periods), dtype=float)
+    step = max(1, math.ceil(len(periods) / 10))
+    height = 0.8  # of each row's unit of height: the rest is the gap between outlets
+    base = np.arange(len(panels))[::-1].astype(float)  # the first panel at the top
     fig, axes = plt.subplots(
-        len(panels),
+        1,
         len(targets),
-        figsize=(3.3 * len(targets) + 0.8, 1.7 * len(panels) + 0.9),
-        sharex=True,
+        figsize=(4.2 * len(targets) + 1.5, 0.62 * len(panels) + 1.6),
         sharey=True,
         squeeze=False,
     )
-    for r, panel in enumerate(panels):
-        mine = _rows(by_period, panel)
-        for c, t in enumerate(targets):
-            ax = axes[r, c]
-            sub = mine[mine["target"] == t]
-            for off, s in ((-0.06, "favor"), (0.06, "against")):
-                d = sub[sub["stance"] == s].set_index("period").reindex(periods)
-                share = d["share"].to_numpy(dtype=float)
-                lo, hi = d["ci_low"].to_numpy(dtype=float), d["ci_high"].to_numpy(dtype=float)
-                err = np.clip(np.vstack([share - lo, hi - share]), 0, None)
-                ax.errorbar(
-                    x + off,
-                    share,
-                    yerr=err,
-                    fmt="o-",
-                    ms=2.5,
-                    lw=1,
-                    elinewidth=0.7,
-                    capsize=1.5,
-                    color=STANCE_COLOURS[s],
-                    label=s,
-                )  # fmt: skip  (bars, not a band: a lone month still shows its interval)
-            n = int(sub.groupby("period")["n"].first().sum()) if len(sub) else 0
-            ax.set_title(f"{panel_label(panel)}: {_target_name(by_period, t)} (n={n})", fontsize=8)
-            ax.set_ylim(0, 1)
-            ax.set_xlim(-0.5, len(periods) - 0.5)
-            ax.tick_params(labelsize=7)
-            ax.grid(axis="y", alpha=0.3)
-    for ax in axes[-1]:
+    for ax, t in zip(axes[0], targets, strict=True):
+        sub = by_period[by_period["target"] == t]
+        for off, s in ((-0.08, "favor"), (0.08, "against")):
+            xs, ys, lo, hi = [], [], [], []
+            for b0, panel in zip(base, panels, strict=True):
+                d = _rows(sub[sub["stance"] == s], panel).set_index("period").reindex(periods)
+                for col, acc in (("share", ys), ("ci_low", lo), ("ci_high", hi)):
+                    acc += [*(b0 + height * d[col].to_numpy(dtype=float)), np.nan]
+                xs += [*(x + off), np.nan]  # NaN: the line breaks between outlets
+            ys_a = np.asarray(ys)
+            err = np.clip(np.vstack([ys_a - np.asarray(lo), np.asarray(hi) - ys_a]), 0, None)
+            ax.errorbar(
+                xs,
+                ys_a,
+                yerr=err,
+                fmt="o-",
+                ms=2.5,
+                lw=1,
+                elinewidth=0.7,
+                capsize=1.5,
+                color=STANCE_COLOURS[s],
+                label=s,
+            )  # fmt: skip  (bars, not a band: a lone period still shows its interval)
+        ax.hlines([*base, *(base + height)], -0.5, len(periods) - 0.5, color="#bbbbbb", lw=0.5)
+        per = sub.groupby(["total", "source", "period"])["n"].first()  # n: per period
+        n = per.groupby(level=["total", "source"]).sum().reindex(_by_panel(panels))
+        for b0, nv in zip(base, n.fillna(0).astype(int), strict=True):
+            ax.text(
+                1.01, b0 + height / 2, f"n={nv}", fontsize=6, va="center",
+                transform=ax.get_yaxis_transform(),
+            )  # fmt: skip
+        ax.set_xlim(-0.5, len(periods) - 0.5)
+        ax.set_ylim(-0.3, len(panels))
         ax.set_xticks(x[::step], [periods[j] for j in range(0, len(periods), step)])
-        ax.tick_params(axis="x", labelrotation=45)
-    axes[0, -1].legend(loc="upper right", fontsize=7)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.set_title(f"stance toward {_target_name(sub, t)}", fontsize=10)
+    axes[0, 0].set_yticks(base + height / 2, [panel_label(p) for p in panels], fontsize=8)
     fig.suptitle(
-        "Stance over time: share of mentioning articles, favor and against, with intervals",
+        "Stance over time: share of mentioning articles, favor (green) and against (red),\n"
+        "with intervals; each row runs from 0 to 1 between its grey lines",
         fontsize=10,
     )
     return to_png(fig)
