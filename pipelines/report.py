@@ -251,7 +251,8 @@ def read_counts(
     files: list[Path], period: str, batch_rows: int, now: datetime | None = None
 ) -> tuple[_Counts, Any]:
     """One pass over the files in row batches; returns the counts, frames and targets."""
-    counts = _Counts(now=now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    counts = _Counts(now=now if now.tzinfo else now.replace(tzinfo=UTC))  # naive: UTC
     layout: tuple[list[str], list[str]] | None = None
     first = files[0]
     digest = hashlib.sha256()
@@ -508,6 +509,7 @@ def build_report(
         "interval": f"Wilson score, {cfg.confidence:.0%}",
         "data_digest": digest,
         "incomplete_inputs": incomplete,
+        "target_names": names,  # from cfg.stance; targets not in it are shown by key
         "warnings": warnings,
     }
     sections = report_sections(tables, figures, summary, frames, targets, incomplete)
