@@ -8,9 +8,13 @@ but those counts, which is why they are used rather than a bootstrap, and they s
 sensible (wide, inside [0, 1]) for an outlet with three articles.
 
 Rows are never dropped silently: rows whose ``error`` is set carry no labels and are
-left out of every share; rows without a usable date count in the per-source tables but
-not in the per-period ones. Both are counted per source in ``coverage.csv`` and shown
-at the top of the report.
+left out of every share; rows without a usable date, or dated after the run, count in
+the per-source tables but not in the per-period ones. All are counted per source in
+``coverage.csv`` and shown at the top of the report. A row whose id was read before is
+left out and counted, and rows of several model versions are counted per version; both
+are warnings on the page, in ``report.json`` and on the console. Dates fall in the week
+or month of their own UTC offset. The all-sources total is a row flagged ``total`` in
+every table, so no outlet name can be mistaken for it.
 """
 
 from __future__ import annotations
@@ -420,13 +424,14 @@ def _panels(cov: pd.DataFrame, limit: int) -> list[tuple[bool, str]]:
     return [(True, ALL), *((False, s) for s in srcs["source"].head(limit))]
 
 
-def _target_names(cfg: ReportConfig, targets: list[str]) -> dict[str, str]:
+def _target_names(cfg: ReportConfig) -> dict[str, str]:
     """Target key -> the name the stance spec gives it (``eu`` -> "the European Union").
 
     A stance file named explicitly must exist; the default one may be absent (a report
-    run outside the repository), and then targets keep their keys.
+    run outside the repository), and then targets keep their keys. Read before the data,
+    so a bad file fails before a pass over millions of rows.
     """
-    if not targets or cfg.stance is None:
+    if cfg.stance is None:
         return {}
     path = Path(cfg.stance)
     if not path.is_file() and "stance" not in cfg.model_fields_set:
@@ -435,7 +440,7 @@ def _target_names(cfg: ReportConfig, targets: list[str]) -> dict[str, str]:
         spec = load_stance(path)
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path}: stance spec for the target names: {exc}") from exc
-    return {k: t.name for k, t in spec.targets.items() if k in targets}
+    return {k: t.name for k, t in spec.targets.items()}
 
 
 def _warnings(c: _Counts, cov_total: pd.Series) -> list[str]:
@@ -468,10 +473,11 @@ def build_report(
     date that dates must not pass (the clock's, unless a test pins it)."""
     out = Path(output)
     files, incomplete = list_parquet(inputs)
+    spec_names = _target_names(cfg)
     counts, (frames, targets, digest) = read_counts(files, cfg.period, cfg.batch_rows, now)
     if not counts.rows:
         raise ReportError(f"{', '.join(inputs)}: no rows to report on")
-    names = _target_names(cfg, targets)
+    names = {t: spec_names[t] for t in targets if t in spec_names}
     tables = {
         "coverage": coverage_table(counts),
         "frame_shares_by_source": frame_table(counts, frames, "source", cfg.confidence),

@@ -386,4 +386,4 @@ def test_stance_table_names_targets_and_states_the_lead(
             [str(scored)], tmp_path / "r2", ReportConfig(stance=str(tmp_path / "nope.yaml"))
         )
     monkeypatch.chdir(tmp_path)  # the default spec is not here: targets keep their keys
-    assert _target_names(ReportConfig(), ["nato"]) == {}
+    assert _target_names(ReportConfig()) == {}
