@@ -6,6 +6,8 @@ training run (with its HTML report and PNG plots) and a real report run. Chromiu
 Debian's package driven by Playwright (never `playwright install`); where either is
 missing the test skips and says why. Pixels, not only the DOM: a page that loads its
 markup but paints nothing (a broken bundle, an image that does not decode) still fails.
+Both reports' tables are also checked by their computed styles, so a stylesheet the
+browser drops (a CSS typo) fails too.
 """
 
 from __future__ import annotations
