@@ -21,6 +21,7 @@ from pipelines.report import (
     ALL,
     FUTURE,
     ReportError,
+    _panels,
     _target_names,
     build_report,
     run_report,
@@ -335,6 +336,7 @@ def test_an_outlet_named_like_the_total_stays_an_outlet(tmp_path: Path) -> None:
     outlet = cov[(cov["source"] == ALL) & ~cov["total"]].iloc[0]
     total = cov[cov["total"]].iloc[0]
     assert (outlet["rows"], total["rows"]) == (1, 9)
+    assert {(True, ALL), (False, ALL)} <= set(_panels(cov, 12))  # a plot panel each
     fs = res.tables["frame_shares_by_source"]
     mine = fs[(fs["source"] == ALL) & ~fs["total"] & (fs["measure"] == "primary")]
     assert mine["n"].unique().tolist() == [1]
