@@ -22,6 +22,7 @@ from pipelines.report import (
     FUTURE,
     ReportError,
     _panels,
+    _periods,
     _target_names,
     build_report,
     run_report,
@@ -272,37 +273,34 @@ def test_dates_bucket_in_their_own_offset_and_any_valid_date_parses(tmp_path: Pa
         "2024-02-01T00:30:00+02:00",  # UTC: 31 Jan
         "Tue, 30 Jan 2024 23:30:00 -0500",  # RFC 2822, UTC: 31 Jan
         "1500-03-01",
-        "2300-06-15T08:00:00Z",
-        "2400-01-01",  # the run's own day: not after it
-        "2400-01-01T12:00:00+00:00",  # later the same day: after the run
-        "2400-01-02",
+        "2999-06-15T08:00:00Z",  # after any run of this test
     ]
     rows = [
         _row(i, "Herald", d, "economic", ["economic"], "favor", "against")
         for i, d in enumerate(dates)
     ]
-    scored = write_scored(tmp_path / "s", rows)
-    now = datetime(2400, 1, 1, 6, 0, tzinfo=UTC)
-    res = build_report([str(scored)], tmp_path / "m", ReportConfig(period="month"), now=now)
-    cov = res.tables["coverage"].set_index("source").loc["Herald"]
-    assert (cov["unparseable_date"], cov["future_date"], cov["in_period_tables"]) == (0, 2, 6)
+    res = build_report([str(write_scored(tmp_path / "s", rows))], tmp_path / "m", ReportConfig())
     fp = res.tables["frame_shares_by_period"]
-    herald = fp[(fp["source"] == "Herald") & (fp["frame"] == "economic")]
-    n = herald[herald["measure"] == "primary"].set_index("period")["n"].to_dict()
-    assert n == {"1500-03": 1, "2024-01": 2, "2024-02": 1, "2300-06": 1, "2400-01": 1}
-    assert FUTURE not in set(fp["period"]) and res.future == 2
+    herald = fp[(fp["source"] == "Herald") & (fp["measure"] == "primary")]
+    n = herald.groupby("period")["n"].first().to_dict()
+    assert n == {"1500-03": 1, "2024-01": 2, "2024-02": 1}
+    cov = res.tables["coverage"].set_index("source").loc["Herald"]
+    assert (cov["unparseable_date"], cov["future_date"], cov["in_period_tables"]) == (0, 1, 4)
+    assert FUTURE not in set(fp["period"]) and res.future == 1
     summary = json.loads((res.output / "report.json").read_text())
-    assert summary["future_dates"] == 2 and summary["run_date"] == "2400-01-01"
-    assert any("2 rows are dated after the run" in w for w in summary["warnings"])
+    assert summary["future_dates"] == 1
+    assert summary["run_date"] == datetime.now(UTC).date().isoformat()
+    assert any("1 rows are dated after the run" in w for w in summary["warnings"])
     assert "dated after the run" in res.html.read_text()
 
-    sunday = [_row(0, "Herald", "2024-01-28T23:30:00-05:00", "economic", [], "favor", "favor")]
-    wk = build_report(
-        [str(write_scored(tmp_path / "w", sunday * 2))],
-        tmp_path / "wk",
-        ReportConfig(period="week"),
-    )
-    assert set(wk.tables["frame_shares_by_period"]["period"]) == {"2024-01-22"}  # not the 29th
+    # Past pandas' upper bound, and the run's own day (the run at 06:00 UTC on it).
+    now = datetime(2400, 1, 1, 6, 0, tzinfo=UTC)
+    more = ["2300-06-15T08:00:00Z", "2400-01-01", "2400-01-01T12:00:00+00:00", "2400-01-02"]
+    got = _periods(pd.Series(more), "month", now).tolist()
+    assert got == ["2300-06", "2400-01", FUTURE, FUTURE]
+    # Sunday night in New York is Monday in UTC; Monday morning in Kyiv is Sunday in UTC.
+    edge = pd.Series(["2024-01-28T23:30:00-05:00", "2024-01-29T00:30:00+02:00"])
+    assert _periods(edge, "week", now).tolist() == ["2024-01-22", "2024-01-29"]
 
 
 def test_repeated_ids_are_dropped_and_mixed_versions_counted(tmp_path: Path) -> None:
