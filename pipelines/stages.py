@@ -56,11 +56,20 @@ def run_ingest(args: argparse.Namespace, cfg: Any) -> int:
     return 0
 
 
+def label_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-bad-gold",
+        action="store_true",
+        help="go on without rejected gold, annotation or split rows (listed on stderr) "
+        "instead of stopping with exit 2",
+    )
+
+
 def run_label(args: argparse.Namespace, cfg: Any) -> int:
     from pipelines.label import run_label as label
 
     _needs_io(args, "--input DIR/documents.parquet and --output DIR")
-    res = label(args.input[0], args.output, cfg)
+    res = label(args.input[0], args.output, cfg, allow_bad_gold=args.allow_bad_gold)
     r = res.report
     print(
         f"labels: {res.path} ({r['documents']} documents, {r['gold_documents']} gold; "
@@ -71,8 +80,10 @@ def run_label(args: argparse.Namespace, cfg: Any) -> int:
         print(res.agreement.to_string(index=False))
     if r["skipped_total"]:
         print(f"{r['skipped_total']} rows skipped: {r['skipped']}", file=sys.stderr)
-    for e in r["row_errors"][:10] + r["lf_errors"] + r["gold_problems"]:
+    for e in r["row_errors"][:10] + r["lf_errors"]:
         print("  " + e, file=sys.stderr)
+    if r["gold_problems"]:  # listed when found, before the work; all in label_report.json
+        print(f"{len(r['gold_problems'])} gold rows left out (--allow-bad-gold)", file=sys.stderr)
     return 0
 
 
@@ -223,6 +234,7 @@ STAGES: list[Stage] = [
         run_label,
         "LabelConfig",
         "configs/label.yaml",
+        label_arguments,
     ),
     Stage(
         "train",

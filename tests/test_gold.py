@@ -22,7 +22,7 @@ def test_validation_lists_unknown_labels_and_documents() -> None:
     assert any("'stance.nato'" in x for x in p.unknown_stance)
     assert any("unknown target 'mars'" in x for x in p.unknown_stance)
     assert p.unknown_documents == [
-        "ann.jsonl: row 2 (id=zz, annotator=A): document not in the corpus"
+        "ann.jsonl: row 2 (id=zz, annotator=A): field 'id': document not in the corpus"
     ]
 
 
