@@ -214,6 +214,26 @@ def run_flow(args: argparse.Namespace, cfg: Any) -> int:
     return 0
 
 
+def _gold_command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """``split`` and ``gold`` live in ``pipelines.gold_cmd``, imported when run."""
+
+    def run(args: argparse.Namespace, cfg: Any) -> int:
+        from pipelines import gold_cmd
+
+        return getattr(gold_cmd, f"run_{name}")(args, cfg)
+
+    return run
+
+
+def _gold_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        from pipelines import gold_cmd
+
+        getattr(gold_cmd, f"{name}_arguments")(p)
+
+    return add
+
+
 STAGES: list[Stage] = [
     Stage(
         "ingest",
@@ -290,5 +310,36 @@ STAGES: list[Stage] = [
         run_flow,
         "RunConfig",
         "configs/run.yaml",
+    ),
+    Stage(
+        "split",
+        "a grouped, stratified train/dev/test split of a gold file",
+        "Split the documents of GOLD into train, dev and test (shares --dev, --test), "
+        "keeping each --group-by group (e.g. source: the outlet) in one split and the "
+        "--stratify label's mix alike in all; writes {train, dev, test: [ids]} to --output, "
+        "the splits.json that label, train and publish read. Gold values are checked "
+        "against the label config's codebook and targets.",
+        _gold_command("split"),
+        "LabelConfig",
+        "configs/label.yaml",
+        _gold_arguments("split"),
+        inputs=False,
+        output=False,
+    ),
+    Stage(
+        "gold",
+        "the Label Studio loop: import an export into gold, export tasks to annotate",
+        "gold import EXPORT.json [--into gold.jsonl]: check a Label Studio JSON export "
+        "against the codebook and targets, report what was dropped and why, and merge one "
+        "row per document x annotator into the gold file. gold export --labels DIR "
+        "--output tasks.json [--max-frames K]: the labelled, non-gold documents as Label "
+        "Studio tasks, least certain first, pre-annotated with at most K frames by "
+        "probability, and label_studio_config.xml beside them.",
+        _gold_command("gold"),
+        "LabelConfig",
+        "configs/label.yaml",
+        _gold_arguments("gold"),
+        inputs=False,
+        output=False,
     ),
 ]
