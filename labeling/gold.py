@@ -403,7 +403,7 @@ def validate(
 SPLITS = ("train", "dev", "test")
 
 
-def _line_of(text: str, value: str, start: int) -> int:
+def _line_of(text: str, value: Any, start: int) -> int:
     """The line of ``value`` (as JSON) at or after ``start`` in ``text``, for messages."""
     pos = text.find(json.dumps(value), start)
     return text.count("\n", 0, pos if pos >= 0 else start) + 1
@@ -440,12 +440,11 @@ def check_splits(
         start = text.find(f'"{k}"')
         out[k] = []
         for i, x in enumerate(data[k]):
+            line = _line_of(text, x, max(start, 0))
             if not isinstance(x, str | int) or isinstance(x, bool):
-                line = text.count("\n", 0, max(start, 0)) + 1
                 bad.append(Rejection(str(p), line, f"{k}[{i}]", f"not a document id: {x!r}"))
                 continue
             x = str(x)
-            line = _line_of(text, x, max(start, 0))
             if x in seen:
                 bad.append(Rejection(str(p), line, f"{k}[{i}]", f"id {x} is also in {seen[x]}"))
             elif gold_ids is not None and x not in gold_ids:

@@ -94,7 +94,11 @@ def read_export(path: str | Path) -> tuple[list[Annotation], list[Rejection]]:
                 older, newer = sorted([out[key], (stamp, row)], key=lambda x: x[0])
                 out[key] = newer
                 drop(
-                    "annotations", f"older annotation by the same annotator ({older[0]})", doc, who
+                    n,
+                    "annotations",
+                    f"older annotation by the same annotator ({older[0]})",
+                    doc,
+                    who,
                 )
             else:
                 out[key] = (stamp, row)
