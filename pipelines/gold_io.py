@@ -73,13 +73,23 @@ class GoldInputs:
 
     def check_documents(self, doc_ids: set[str]) -> None:
         """Gold and annotation rows for documents that are not in the corpus."""
-        for path, attr in ((self.gold_path, "gold_rows"), (self.annotations_path, "annotations")):
+        for path, attr, kind in (
+            (self.gold_path, "gold_rows", "gold"),
+            (self.annotations_path, "annotations", "annotations"),
+        ):
             rows = getattr(self, attr)
             bad = [
                 Rejection(str(path), r.line, "id", "document not in the corpus", r.id, r.annotator)
                 for r in rows
                 if r.id not in doc_ids
             ]
+            if rows and len(bad) == len(rows) and not self.allow_bad:
+                raise GoldError(
+                    f"{path}: none of its {len(rows)} rows is for a document of this corpus "
+                    f"(first: id {rows[0].id}); is it another corpus's {kind}? Set {kind} to "
+                    "null for none",
+                    bad,
+                )
             self._judge(str(path), bad)
             setattr(self, attr, [r for r in rows if r.id in doc_ids])
 
