@@ -203,6 +203,19 @@ def read_jsonl(path: str | Path, annotator: str | None = None) -> list[Annotatio
     return rows
 
 
+def read_gold(path: str | Path, vocab: Vocabulary | None = None) -> dict[str, Annotation]:
+    """One label per document of a gold file: every row read (a bad line is a
+    ``GoldError``), matched to ``vocab`` if given (a rejected row is a ``GoldError``),
+    and the annotators of a document adjudicated (``adjudicate``), so a file with one
+    row per annotator, as ``mediaframe gold import`` writes, is read as ``label`` reads it."""
+    rows = read_jsonl(path)
+    if vocab is not None:
+        rows, bad = check_rows(rows, vocab, str(path))
+        if bad:
+            raise GoldError(rejection_message(str(path), bad), bad)
+    return adjudicate(rows)[0]
+
+
 def write_jsonl(rows: list[Annotation], path: str | Path) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

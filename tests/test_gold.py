@@ -14,6 +14,7 @@ from labeling.gold import (
     adjudicate,
     check_rows,
     check_splits,
+    read_gold,
     read_jsonl,
     read_rows,
     read_splits,
@@ -302,3 +303,19 @@ def test_read_export_says_what_it_dropped_and_keeps_the_latest_per_annotator(
         (2, "data.id", None),
     ]
     assert str(dropped[0]).startswith(f"{export}: task 1 (id=d1, annotator=7)")
+
+
+def test_read_gold_adjudicates_one_row_per_annotator(tmp_path: Path) -> None:
+    """What publish's gate reads: a gold file with annotators is one label per document."""
+    p = tmp_path / "gold.jsonl"
+    rows = [
+        Annotation("d1", "A", ["economic"], "economic", {"nato": "favor"}),
+        Annotation("d1", "B", ["political"], "political", {"nato": "against"}),
+        Annotation("d1", "C", ["economic"], "economic", {"nato": "against"}),
+    ]
+    write_jsonl(rows, p)
+    g = read_gold(p)["d1"]
+    assert (g.frames, g.primary_frame, g.stance) == (["economic"], "economic", {"nato": "against"})
+    p.write_text(p.read_text() + '{"id": "d2", "frames": ["Sports"]}\n')
+    with pytest.raises(GoldError, match=r"line 4 .*unknown frame 'Sports'"):
+        read_gold(p, Vocabulary.exact(FRAMES, TARGETS))
