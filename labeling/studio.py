@@ -16,6 +16,10 @@ import numpy as np
 from labeling.functions import Doc
 from labeling.gold import STANCE_VALUES, Annotation, GoldError, Rejection
 
+# Frames a pre-annotation proposes at most (by probability): annotators check a few
+# proposed frames; ten of fifteen is a pre-annotation to undo.
+DEFAULT_MAX_FRAMES = 3
+
 
 def _choices(result: list[dict[str, Any]], name: str) -> list[str]:
     for item in result:

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labeling.gold import GoldError, Rejection, Vocabulary, rejection_message
-
-DEFAULT_MAX_FRAMES = 3
+from labeling.studio import DEFAULT_MAX_FRAMES
 
 
 def _vocab(cfg: Any) -> Vocabulary:

@@ -71,15 +71,15 @@ class GoldInputs:
             raise GoldError(f"{path}: {kind} file is empty (set {kind} to null for none)")
         return good
 
-    def check_documents(self, doc_ids: set[str]) -> None:
-        """Gold and annotation rows for documents that are not in the corpus."""
+    def check_documents(self, doc_ids: set[str], why: str = "document not in the corpus") -> None:
+        """Gold and annotation rows for documents that are not in ``doc_ids``."""
         for path, attr, kind in (
             (self.gold_path, "gold_rows", "gold"),
             (self.annotations_path, "annotations", "annotations"),
         ):
             rows = getattr(self, attr)
             bad = [
-                Rejection(str(path), r.line, "id", "document not in the corpus", r.id, r.annotator)
+                Rejection(str(path), r.line, "id", why, r.id, r.annotator)
                 for r in rows
                 if r.id not in doc_ids
             ]

@@ -189,7 +189,7 @@ def run_label(
     with tempfile.TemporaryFile() as spill:
         inputs.check_documents(_present(inp, wanted))  # before the long pass, by id
         votes = collect_votes(inp.documents(), labeler, gold_ids, wanted, spill)
-        inputs.check_documents(set(votes.found))  # and rows that cannot be labelled
+        inputs.check_documents(set(votes.found), "document not labelled (see row_errors)")
         gold = inputs.gold
         choice = choose_label_models(labeler, votes, gold, _eval_ids(inputs, gold), cfg)
         out.mkdir(parents=True, exist_ok=True)

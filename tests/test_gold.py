@@ -21,7 +21,14 @@ from labeling.gold import (
     validate,
     write_jsonl,
 )
-from labeling.studio import from_label_studio, label_studio_config, read_export, to_label_studio
+from labeling.studio import (
+    from_label_studio,
+    label_studio_config,
+    label_studio_task,
+    read_export,
+    to_label_studio,
+    top_frames,
+)
 
 FRAMES = ["economic", "political", "security_and_defense"]
 TARGETS = ["nato", "russia"]
@@ -319,3 +326,18 @@ def test_read_gold_adjudicates_one_row_per_annotator(tmp_path: Path) -> None:
     p.write_text(p.read_text() + '{"id": "d2", "frames": ["Sports"]}\n')
     with pytest.raises(GoldError, match=r"line 4 .*unknown frame 'Sports'"):
         read_gold(p, Vocabulary.exact(FRAMES, TARGETS))
+
+
+def test_pre_annotations_hold_at_most_k_frames_by_probability() -> None:
+    probs = {"economic": 0.9, "political": 0.6, "security_and_defense": 0.7}
+    row = {"frames": list(probs), "frame_probs": probs, "primary_frame": "political"}
+    assert top_frames(row, 2) == ["economic", "political"]  # the primary is always kept
+    assert top_frames({**row, "primary_frame": "economic"}, 2) == [
+        "economic",
+        "security_and_defense",
+    ]
+    assert top_frames(row, None) == list(probs)
+    task = to_label_studio([{**row, "id": "d", "text": "x"}], [], "m")[0]
+    assert task["predictions"][0]["result"][0]["value"]["choices"] == list(probs)
+    capped = label_studio_task({**row, "id": "d", "text": "x"}, [], "m", max_frames=1)
+    assert capped["predictions"][0]["result"][0]["value"]["choices"] == ["political"]
