@@ -427,10 +427,10 @@ def check_splits(
 ) -> tuple[dict[str, list[str]], list[Rejection]]:
     """The train/dev/test ids of a splits file, and each id entry that is rejected.
 
-    Missing file, not JSON, a split missing or not a list, or no id at all: a
-    ``GoldError``. Rejected entries: an id that is not a string or number, one in two
-    splits (a leak between training and evaluation), or (``gold_ids`` given) one that
-    no gold row labels. Other keys (such as the outlets of each split) are kept out.
+    Missing file, not JSON, or a split missing or not a list: a ``GoldError``.
+    Rejected entries: an id that is not a string or number, one in two splits (a leak
+    between training and evaluation), or (``gold_ids`` given) one no gold row labels.
+    Other keys (such as the outlets of each split) are left out.
     """
     p = Path(path)
     if not p.is_file():
@@ -465,8 +465,6 @@ def check_splits(
             else:
                 seen[x] = k
                 out[k].append(x)
-    if not any(out.values()) and not bad:
-        raise GoldError(f"{p}: the splits hold no document id")
     return out, bad
 
 

@@ -113,5 +113,7 @@ def load_gold_inputs(
         out.splits_path = str(splits)
         ids = {r.id for r in out.gold_rows} if gold else None
         out.splits, bad = check_splits(splits, ids)
+        if not any(out.splits.values()) and not bad:
+            raise GoldError(f"{splits}: the splits hold no document id (set splits to null)")
         out._judge(str(splits), bad)
     return out

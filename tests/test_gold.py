@@ -207,9 +207,6 @@ def test_splits_refuse_an_id_in_two_splits_and_name_its_line(tmp_path: Path) -> 
     ]
     with pytest.raises(GoldError, match="id b is also in train"):
         read_splits(p)  # what train reads: a leak between splits stops it
-    p.write_text('{"train": [], "dev": [], "test": []}')
-    with pytest.raises(GoldError, match="hold no document id"):
-        read_splits(p)
     with pytest.raises(GoldError, match="splits file not found"):
         read_splits(tmp_path / "none.json")
 

@@ -102,6 +102,9 @@ def test_label_stops_on_missing_empty_or_rejected_gold(corpus, tmp_path, capsys)
     leak.write_text(json.dumps({"train": ["d0"], "dev": ["d0"], "test": []}))
     assert label(corpus, out, f"gold={good}", f"splits={leak}") == 2
     assert "field 'dev[0]': id d0 is also in train" in capsys.readouterr().err
+    leak.write_text(json.dumps({"train": [], "dev": [], "test": []}))
+    assert label(corpus, out, f"gold={good}", f"splits={leak}") == 2
+    assert "splits.json: the splits hold no document id" in capsys.readouterr().err
     assert label(corpus, out, f"gold={good}", f"annotations={tmp_path / 'ann.jsonl'}") == 2
     assert "ann.jsonl: annotations file not found" in capsys.readouterr().err
     assert not out.exists()  # every stop came before any work
@@ -379,7 +382,7 @@ def test_split_and_gold_have_help(capsys) -> None:
 
 
 # --------------------------------------------------------------------------- columns
-def test_unmapped_id_title_date_and_outlet_columns_are_noted(tmp_path, capsys) -> None:
+def test_unmapped_id_title_date_and_outlet_columns_are_noted(corpus, tmp_path, capsys) -> None:
     arts = articles(3)
     csv = tmp_path / "mine.csv"
     pd.DataFrame(
@@ -391,7 +394,7 @@ def test_unmapped_id_title_date_and_outlet_columns_are_noted(tmp_path, capsys) -
             "outlet": ["Mine"] * 3,
         }
     ).to_csv(csv, index=False)
-    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    uri = corpus["uri"]
     base = ["ingest", "--input", str(csv), "--set", "columns.text=body", "--tracking-uri", uri]
     assert main([*base, "--output", str(tmp_path / "a")]) == 0
     err = capsys.readouterr().err
