@@ -4,10 +4,11 @@ Writes ``{"train": [ids], "dev": [ids], "test": [ids]}``, the shape ``label``, `
 and ``publish`` read, plus how it was made (``stratify``, ``seed``, and with
 ``--group-by`` the groups in each split). Grouped: every document of one group (an
 outlet, with ``--group-by source``) lands in the same split, so a model is never scored
-on an outlet whose house style it trained on. Stratified: scikit-learn's
-``StratifiedGroupKFold`` keeps each split's mix of the stratification label (the primary
-frame, or one target's stance) close to the whole. Test is cut first, then dev from the
-rest, each as the fold whose size is closest to the asked share; deterministic for a seed.
+on an outlet whose house style it trained on. Stratified: each split's mix of the
+stratification label (the primary frame, or one target's stance) is kept close to the
+whole, choosing among scikit-learn's ``StratifiedGroupKFold`` folds and random sets of
+whole groups (``_cut``). Test is cut first, then dev from the rest; deterministic for a
+seed.
 """
 
 from __future__ import annotations
@@ -56,26 +57,53 @@ def strata(gold: dict[str, Annotation], stratify: str) -> dict[str, str]:
     raise SplitError(f"--stratify {stratify!r}: use primary_frame or stance:TARGET")
 
 
+RANDOM_CANDIDATES = 200  # random group subsets tried beside the StratifiedGroupKFold folds
+
+
+def _cost(held: np.ndarray, y: np.ndarray, classes: np.ndarray, share: float) -> float:
+    """How far a held-out part is from the ask: its size off ``share`` (relative) plus
+    the L1 distance of its label mix to the whole's."""
+    whole = (y[:, None] == classes).mean(axis=0)
+    part = (y[held][:, None] == classes).mean(axis=0) if len(held) else np.zeros_like(whole)
+    return abs(len(held) / len(y) - share) / share + float(np.abs(part - whole).sum())
+
+
 def _cut(
     ids: list[str], y: list[str], groups: list[str], share: float, seed: int
 ) -> tuple[list[int], list[int]]:
-    """(rest, held) positions: the StratifiedGroupKFold fold nearest ``share`` of ``ids``."""
+    """(rest, held) positions: the best held-out part of about ``share`` of ``ids``.
+
+    Candidates are the folds of ``StratifiedGroupKFold`` (good with many groups) and
+    random sets of whole groups filled up to the share (good with few, where the folds
+    are lumpy); the one nearest the share in size and the whole in label mix wins
+    (``_cost``), the first on ties, so a seed always gives the same split.
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    n_groups = len(set(groups))
-    k = min(max(2, round(1 / share)), n_groups)
-    if n_groups < 2:
-        raise SplitError(f"{n_groups} group left to cut a split from; needs at least 2")
+    names = sorted(set(groups))
+    if len(names) < 2:
+        raise SplitError(f"{len(names)} group left to cut a split from; needs at least 2")
+    ya, ga = np.asarray(y), np.asarray(groups)
+    classes = np.unique(ya)
+    candidates: list[np.ndarray] = []
+    k = min(max(2, round(1 / share)), len(names))
     with warnings.catch_warnings():  # rare labels cannot be in every fold; that is fine
         warnings.simplefilter("ignore", UserWarning)
-        folds = list(
-            StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(
-                np.zeros(len(ids)), y, groups
-            )
-        )
-    target = share * len(ids)
-    rest, held = min(folds, key=lambda f: (abs(len(f[1]) - target), sorted(f[1])[0]))
-    return rest.tolist(), held.tolist()
+        splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+        candidates += [held for _, held in splitter.split(np.zeros(len(ids)), ya, ga)]
+    rng = np.random.default_rng(seed)
+    size = {g: int((ga == g).sum()) for g in names}
+    for _ in range(RANDOM_CANDIDATES):
+        chosen, n = [], 0
+        for g in rng.permutation(names):
+            if n >= share * len(ids) or len(chosen) == len(names) - 1:
+                break
+            chosen.append(g)
+            n += size[g]
+        candidates.append(np.flatnonzero(np.isin(ga, chosen)))
+    held = min(candidates, key=lambda h: _cost(h, ya, classes, share))
+    rest = np.setdiff1d(np.arange(len(ids)), held)
+    return rest.tolist(), sorted(held.tolist())
 
 
 def make_split(
