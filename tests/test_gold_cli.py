@@ -413,3 +413,25 @@ def test_unmapped_id_title_date_and_outlet_columns_are_noted(corpus, tmp_path, c
     assert "'headline'" in err
     docs = pd.read_parquet(tmp_path / "b" / "documents.parquet")
     assert sorted(docs["source_id"]) == ["A1", "A2", "A3"]
+
+
+def test_train_stops_on_a_splits_file_that_leaks(corpus, allowed, tmp_path, capsys) -> None:
+    """train reads the splits too: an id in two splits stops it, naming file and line."""
+    leak = tmp_path / "splits.json"
+    leak.write_text(json.dumps({"train": ["d0", "d2"], "dev": ["d2"], "test": ["d0"]}, indent=1))
+    sets = {
+        "labels": allowed["out"] / "labels.parquet",
+        "documents": corpus["docs"],
+        "splits": leak,
+        "codebook": CODEBOOK,
+        "stance": corpus["tmp"] / "stance.yaml",
+        "output": tmp_path / "models",
+    }
+    args = ["train", "--task", "frames", "--family", "baseline"]
+    for k, v in sets.items():
+        args += ["--set", f"{k}={v}"]
+    assert main([*args, "--tracking-uri", corpus["uri"]]) == 2
+    err = capsys.readouterr().err
+    assert f"{leak}: line 7: field 'dev[0]': id d2 is also in train" in err
+    assert f"{leak}: line 10: field 'test[0]': id d0 is also in train" in err
+    assert not (tmp_path / "models").exists()
