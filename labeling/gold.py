@@ -134,6 +134,7 @@ class Vocabulary:
 
     @classmethod
     def exact(cls, frames: list[str], targets: list[str]) -> Vocabulary:
+        """Keys only (case and spacing still folded), when no codebook is at hand."""
         return cls({f: [] for f in frames}, {t: [] for t in targets})
 
     def frame(self, value: Any) -> str | None:
@@ -181,17 +182,21 @@ def read_rows(
         raise GoldError(f"{p}: {kind} file not found (set {kind} to null for none)")
     rows: list[Annotation] = []
     bad: list[Rejection] = []
-    with p.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.append(Rejection(str(p), no, "(row)", f"not JSON: {exc}"))
-                continue
-            got = _row(raw, str(p), no, annotator)
-            (rows if isinstance(got, Annotation) else bad).append(got)  # type: ignore[arg-type]
+    try:
+        # split on newlines only: JSON strings may hold U+2028, which splitlines() splits on
+        lines = p.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise GoldError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            bad.append(Rejection(str(p), no, "(row)", f"not JSON: {exc}"))
+            continue
+        got = _row(raw, str(p), no, annotator)
+        (rows if isinstance(got, Annotation) else bad).append(got)  # type: ignore[arg-type]
     return rows, bad
 
 

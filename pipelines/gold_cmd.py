@@ -56,6 +56,7 @@ def split_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_split(args: argparse.Namespace, cfg: Any) -> int:
+    """Check the gold (loud), find each document's group, split, write, summarise."""
     from pipelines.gold_io import load_gold_inputs
     from pipelines.split import make_split, read_groups, write_split
 
@@ -112,6 +113,20 @@ def gold_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_gold(args: argparse.Namespace, cfg: Any) -> int:
+    """``gold import`` or ``gold export``; a flag of the other action is an error."""
+    other = (
+        ["--labels", "--output", "--documents"] if args.action == "import" else ["--into", "EXPORT"]
+    )
+    given = {
+        "--labels": args.labels,
+        "--output": args.output,
+        "--documents": args.documents,
+        "--into": args.into,
+        "EXPORT": args.export,
+    }
+    wrong = [k for k in other if given[k]]
+    if wrong:
+        raise ValueError(f"gold {args.action}: {', '.join(wrong)} belongs to the other action")
     if args.action == "import":
         if not args.export:
             raise ValueError("gold import needs EXPORT.json (a Label Studio JSON export)")

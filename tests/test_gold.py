@@ -338,3 +338,12 @@ def test_pre_annotations_hold_at_most_k_frames_by_probability() -> None:
     assert task["predictions"][0]["result"][0]["value"]["choices"] == list(probs)
     capped = label_studio_task({**row, "id": "d", "text": "x"}, [], "m", max_frames=1)
     assert capped["predictions"][0]["result"][0]["value"]["choices"] == ["political"]
+
+
+def test_a_gold_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.jsonl"
+    p.write_bytes('{"id": "d1", "frames": ["économie"]}\n'.encode("latin-1"))
+    with pytest.raises(GoldError, match=r"latin1\.jsonl: not UTF-8 text"):
+        read_rows(p)
+    p.write_text('{"id": "d1", "title": "a\u2028b", "frames": []}\n', encoding="utf-8")
+    assert [r.id for r in read_jsonl(p)] == ["d1"]  # U+2028 inside a string is one line
