@@ -75,6 +75,11 @@ def run_label(args: argparse.Namespace, cfg: Any) -> int:
         f"labels: {res.path} ({r['documents']} documents, {r['gold_documents']} gold; "
         f"label model frames={r['label_model_frames']} stance={r['label_model_stance']})"
     )
+    print(
+        f"Label Studio: {res.path.parent / 'label_studio_tasks.json'} (least certain first) "
+        f"and its interface {res.path.parent / 'label_studio_config.xml'}; "
+        "`mediaframe gold import EXPORT.json` reads the annotations back"
+    )
     print(res.lf_table.to_string(index=False, max_rows=40))
     if res.agreement is not None:
         print(res.agreement.to_string(index=False))

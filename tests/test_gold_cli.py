@@ -6,7 +6,9 @@ sqlite store); gold files are written as users write them, with the mistakes use
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stderr, redirect_stdout
 from itertools import chain
 from pathlib import Path
 
@@ -131,10 +133,17 @@ def allowed(corpus: dict) -> dict:
         ],
     )
     out = tmp / "labelled"
-    with pytest.MonkeyPatch.context() as mp:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, redirect_stdout(stdout), redirect_stderr(stderr):
         mp.chdir(tmp)
         rc = label(corpus, out, f"gold={gold}", extra=("--allow-bad-gold",))
-    return {"rc": rc, "out": out, "gold": gold}
+    return {
+        "rc": rc,
+        "out": out,
+        "gold": gold,
+        "stdout": stdout.getvalue(),
+        "stderr": stderr.getvalue(),
+    }
 
 
 def test_allow_bad_gold_goes_on_and_respelled_values_are_gold(allowed) -> None:
@@ -154,6 +163,10 @@ def test_allow_bad_gold_goes_on_and_respelled_values_are_gold(allowed) -> None:
         f"{allowed['gold']}: line 2 (id=d1, annotator=gold): field 'frames': unknown frame 'sports'"
     )
     assert (allowed["out"] / "agreement.csv").exists()
+    # the same list as without the flag, printed as a warning before the work
+    assert f"warning: {allowed['gold']}: 1 rejected row\n  {problem}" in allowed["stderr"]
+    assert "1 gold rows left out (--allow-bad-gold)" in allowed["stderr"]
+    assert "label_studio_tasks.json (least certain first)" in allowed["stdout"]
 
 
 # --------------------------------------------------------------------------- Label Studio
