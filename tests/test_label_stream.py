@@ -38,7 +38,7 @@ def _config(tmp: Path, gold: list[dict]) -> LabelConfig:
     return LabelConfig(
         codebook=str(ROOT / "configs/codebooks/mfc.yaml"),
         stance=str(ROOT / "configs/stance.yaml"),
-        gold=str(path),
+        gold=str(path) if gold else None,  # an empty gold file is an error; null is none
         annotations=None,
         splits=None,
         embedding_lf=False,
