@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# Every stage's default config: the project config, which names the codebook, targets,
+# gold and splits once for all of them (each stage reads its section of it).
+PROJECT_CONFIG = "configs/run.yaml"
+
+
 def _no_arguments(p: argparse.ArgumentParser) -> None:
     """A stage with only the common flags."""
 
@@ -212,7 +217,7 @@ STAGES: list[Stage] = [
         "duplicates. Writes DIR/documents.parquet and DIR/ingest_report.json.",
         run_ingest,
         "IngestConfig",
-        "configs/ingest.yaml",
+        PROJECT_CONFIG,
     ),
     Stage(
         "label",
@@ -222,7 +227,7 @@ STAGES: list[Stage] = [
         "and annotator agreement.",
         run_label,
         "LabelConfig",
-        "configs/label.yaml",
+        PROJECT_CONFIG,
     ),
     Stage(
         "train",
@@ -231,7 +236,7 @@ STAGES: list[Stage] = [
         "labels.parquet; evaluate on gold test and log the run.",
         run_train,
         "TrainConfig",
-        "configs/train_{task}.yaml",
+        PROJECT_CONFIG,
         train_arguments,
     ),
     Stage(
@@ -242,7 +247,7 @@ STAGES: list[Stage] = [
         "champion on gold test.",
         run_publish,
         "PublishConfig",
-        "configs/publish.yaml",
+        PROJECT_CONFIG,
         publish_arguments,
         inputs=False,
         output=False,
@@ -254,7 +259,7 @@ STAGES: list[Stage] = [
         "resumes after an interruption.",
         run_score,
         "ScoreConfig",
-        "configs/score.yaml",
+        PROJECT_CONFIG,
         score_arguments,
     ),
     Stage(
@@ -267,7 +272,7 @@ STAGES: list[Stage] = [
         "counted and reported, never dropped silently.",
         run_report,
         "ReportConfig",
-        "configs/report.yaml",
+        PROJECT_CONFIG,
         report_arguments,
     ),
     Stage(

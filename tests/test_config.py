@@ -56,7 +56,7 @@ def test_run_config_reads_stage_files(root: Path, monkeypatch: pytest.MonkeyPatc
     cfg = load_config(RunConfig, "configs/run.yaml", ["train_frames.transformer.epochs=1"])
     assert cfg.train_frames.task == "frames" and cfg.train_stance.task == "stance"
     assert cfg.train_frames.transformer.epochs == 1
-    assert cfg.label.codebook.endswith("mfc.yaml")
+    assert cfg.label.codebook == "mfc" and cfg.train_stance.stance == "default"
 
 
 def test_every_shipped_config_validates(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
