@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-
 # Every stage's default config: the project config, which names the codebook, targets,
 # gold and splits once for all of them (each stage reads its section of it).
 PROJECT_CONFIG = "configs/run.yaml"
