@@ -315,13 +315,13 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
 
 
 def _format_errors(
-    source: str, exc: ValidationError, model: type[BaseModel], overrides: list[str] | None = None
+    source: str, errors: list[Any], model: type[BaseModel], overrides: list[str] | None = None
 ) -> str:
     """One line per problem: the file (or the ``--set`` that gave the value), the dotted
     key, and what would be accepted."""
     given = {o.split("=", 1)[0].strip(): o for o in overrides or [] if "=" in o}
     lines = []
-    for err in exc.errors():
+    for err in errors:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"]
         if err["type"] == "value_error":
@@ -342,7 +342,12 @@ def _format_errors(
             section = _model_at(model, tuple(err["loc"]))
             allowed = sorted(section.model_fields) if section else []
             msg = "must be a mapping" + (f" of keys: {', '.join(allowed)}" if allowed else "")
-        where = f"--set {given[key]}" if key in given else source
+        parts = key.split(".")
+        if key not in given and len(parts) == 2 and parts[0] in STAGE_FIELDS:
+            key_given = given.get(parts[1]) if parts[1] in SHARED_KEYS else None
+        else:
+            key_given = given.get(key)
+        where = f"--set {key_given}" if key_given else source
         got = "null" if err.get("input", "") is None else repr(err.get("input"))
         lines.append(f"{where}: key '{key}': {msg} (got {got})")
     return "\n".join(lines)
@@ -478,7 +483,19 @@ def _validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc, model, overrides)) from None
+        raise ConfigError(_format_errors(source, exc.errors(), model, overrides)) from None
+
+
+def _check_project(data: dict[str, Any], source: str) -> None:
+    """A stage that reads the project config fails on a bad top-level key (a typo such as
+    ``codebok:``), not on another stage's section: label runs before publish has gold."""
+    try:
+        RunConfig.model_validate(data)
+    except ValidationError as exc:
+        # the stage's own section is validated next, naming the file it came from
+        errors = [e for e in exc.errors() if not e["loc"] or e["loc"][0] not in STAGE_FIELDS]
+        if errors:
+            raise ConfigError(_format_errors(source, errors, RunConfig)) from None
 
 
 def load_config(
@@ -500,8 +517,8 @@ def load_config(
             data.update(_project(file)[0])
         elif is_project_config(raw):
             project, sources = _project(file)
-            _validate(RunConfig, _inherit(dict(project)), source)  # a typo anywhere fails
             section = _stage_section(model, defaults)
+            _check_project(_inherit(dict(project)), source)
             source = sources[section]
             data.update(_inherit(project)[section])
         else:
