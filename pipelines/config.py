@@ -78,6 +78,8 @@ class _NoNullShared(Strict):
     @field_validator("splits", "codebook", "stance", mode="before", check_fields=False)
     @classmethod
     def _no_null(cls, v: Any, info: Any) -> Any:
+        if info.field_name == "splits" and "gold" in cls.model_fields and not info.data.get("gold"):
+            return v  # label without gold reads no split (gold is validated before splits)
         return refuse_null(info.field_name, v)
 
 
@@ -115,7 +117,9 @@ class LabelConfig(_NoNullShared):
     annotations: str | None = path(
         "data/gold/annotations.jsonl", "every annotator's rows (JSONL); null: none"
     )
-    splits: str = path("data/gold/splits.json", "the gold train/dev/test split")
+    splits: str | None = path(
+        "data/gold/splits.json", "the gold train/dev/test split; null only without gold"
+    )
     label_model: Literal["auto", "dawid_skene", "majority_vote"] = "auto"
     frame_threshold: float = Field(0.5, gt=0, lt=1)
     embedding_lf: bool = True
@@ -207,7 +211,9 @@ class RunConfig(_NoNullShared):
     annotations: str | None = path(
         "data/gold/annotations.jsonl", "every annotator's rows (JSONL); null: none"
     )
-    splits: str = path("data/gold/splits.json", "the gold train/dev/test split")
+    splits: str | None = path(
+        "data/gold/splits.json", "the gold train/dev/test split; null only without gold"
+    )
     families: list[FamilyName] = Field(default_factory=family_names)
     tasks: list[Literal["frames", "stance"]] = ["frames", "stance"]
     ingest: IngestConfig = IngestConfig()
@@ -492,8 +498,10 @@ def _check_project(data: dict[str, Any], source: str) -> None:
     try:
         RunConfig.model_validate(data)
     except ValidationError as exc:
-        # the stage's own section is validated next, naming the file it came from
-        errors = [e for e in exc.errors() if not e["loc"] or e["loc"][0] not in STAGE_FIELDS]
+        # The stage's section, which inherits the shared keys, is validated next (after
+        # --set, naming the file it came from); here only the rest of the top level.
+        skip = STAGE_FIELDS | set(SHARED_KEYS)
+        errors = [e for e in exc.errors() if not e["loc"] or e["loc"][0] not in skip]
         if errors:
             raise ConfigError(_format_errors(source, errors, RunConfig)) from None
 

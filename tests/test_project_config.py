@@ -129,6 +129,9 @@ def test_null_splits_in_the_file_is_refused_alike(tmp_path: Path) -> None:
             load_config(model, cfg_file, **extra)
         found |= {x.split("key ")[1] for x in str(err.value).splitlines()}
     assert len(found) == 1 and "null is not allowed" in found.pop()
+    # label reads the split only to keep test gold out of its choice: without gold, none
+    no_gold = load_config(LabelConfig, cfg_file, ["gold=null"])
+    assert no_gold.gold is None and no_gold.splits is None
 
 
 def test_a_missing_stage_file_of_the_project_is_an_error_naming_it(
