@@ -441,8 +441,8 @@ def _project(file: Path) -> tuple[dict[str, Any], dict[str, str]]:
             except ConfigError as exc:
                 raise ConfigError(f"{file}: key '{key}': {exc}") from None
             sources[key] = str(stage_file)
-        elif isinstance(value, dict):
-            data[key] = resolve_paths(_section_model(key), value, file.parent)
+        elif isinstance(value, dict) or (key in raw and value is None):  # `label:` alone
+            data[key] = resolve_paths(_section_model(key), value or {}, file.parent)
         elif key in raw:
             data[key] = value  # not a mapping: validation names it
     return data, sources

@@ -14,9 +14,12 @@ from labeling.codebook import BUILTIN_DIRS, builtin_names
 from pipelines.cli import main
 from pipelines.config import (
     ConfigError,
+    IngestConfig,
     LabelConfig,
     PublishConfig,
+    ReportConfig,
     RunConfig,
+    ScoreConfig,
     TrainConfig,
     load_config,
 )
@@ -33,6 +36,9 @@ label:
 train_stance: stages/train_stance.yaml
 publish:
   splits: gold/publish_splits.json
+ingest: {min_words: 3}
+score: {chunk_size: 7}
+report: {period: week}
 """
 
 
@@ -78,6 +84,10 @@ def test_every_stage_reads_its_section_and_inherits_the_shared_keys(
     assert same_file(publish.splits, proj / "gold/publish_splits.json")  # section override
     assert same_file(publish.gold, proj / "gold/gold.jsonl")
     assert same_file(publish.documents, proj / "work/documents.parquet")
+    # every stage finds its own section in the one file
+    assert load_config(IngestConfig, cfg).min_words == 3
+    assert load_config(ScoreConfig, cfg).chunk_size == 7
+    assert load_config(ReportConfig, cfg).period == "week"
     # --set paths are the command line's: relative to the working directory, as typed
     assert load_config(LabelConfig, cfg, ["gold=mine.jsonl"]).gold == "mine.jsonl"
 
