@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from labeling.codebook import is_builtin_ref
+from labeling.codebook import BUILTIN_PREFIX, is_builtin_ref
 from labeling.yamlio import YamlError, load_yaml
 from models.baseline.config import BaselineConfig
 from models.config import Strict
@@ -80,6 +80,8 @@ class _NoNullShared(Strict):
     def _no_null(cls, v: Any, info: Any) -> Any:
         if info.field_name == "splits" and "gold" in cls.model_fields and not info.data.get("gold"):
             return v  # label without gold reads no split (gold is validated before splits)
+        if isinstance(v, str) and info.field_name != "splits":
+            v = v.removeprefix(BUILTIN_PREFIX)  # one spelling of a built-in: `mfc`
         return refuse_null(info.field_name, v)
 
 

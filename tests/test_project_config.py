@@ -103,6 +103,7 @@ def test_a_shared_key_set_once_reaches_every_stage_of_run(
     assert run.train_frames.codebook == "mfc" and run.label.codebook == "generic"
     assert same_file(run.workdir, cfg_file.parent / "work")
     assert same_file(run.train_stance.splits, cfg_file.parent / "gold/splits.json")
+    assert load_config(RunConfig, cfg_file, ["codebook=builtin:mfc"]).label.codebook == "mfc"
 
 
 def test_null_splits_is_refused_with_one_message_by_every_stage(
