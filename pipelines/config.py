@@ -475,14 +475,15 @@ def is_project_config(data: dict[str, Any]) -> bool:
     return bool(PROJECT_KEYS & set(data))
 
 
-def _stage_section(model: type[BaseModel], defaults: dict[str, Any]) -> str:
-    """The project-config section a stage reads: ``label``, ``train_frames``, ..."""
+def _stage_section(model: type[BaseModel], defaults: dict[str, Any]) -> str | None:
+    """The project-config section a stage reads: ``label``, ``train_frames``, ... or None
+    for a command without one (it still reads the shared keys it has)."""
     if model is TrainConfig:
         return f"train_{defaults.get('task', 'frames')}"
-    for key in STAGE_FIELDS:
+    for key in sorted(STAGE_FIELDS):
         if _section_model(key) is model:
             return key
-    raise ConfigError(f"{model.__name__} has no section in the project config")
+    return None
 
 
 def _validate(
@@ -529,8 +530,12 @@ def load_config(
             project, sources = _project(file)
             section = _stage_section(model, defaults)
             _check_project(_inherit(dict(project)), source)
-            source = sources[section]
-            data.update(_inherit(project)[section])
+            if section is None:
+                shared = {k: project[k] for k in SHARED_KEYS if k in project}
+                data.update({k: v for k, v in shared.items() if k in model.model_fields})
+            else:
+                source = sources[section]
+                data.update(_inherit(project)[section])
         else:
             data.update(resolve_paths(model, raw, file.parent))
     data = apply_overrides(data, overrides)

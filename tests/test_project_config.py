@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from labeling.codebook import BUILTIN_DIRS, builtin_names
+from models.config import Strict
 from pipelines.cli import main
 from pipelines.config import (
     ConfigError,
@@ -88,6 +89,15 @@ def test_every_stage_reads_its_section_and_inherits_the_shared_keys(
     assert load_config(IngestConfig, cfg).min_words == 3
     assert load_config(ScoreConfig, cfg).chunk_size == 7
     assert load_config(ReportConfig, cfg).period == "week"
+
+    # a command with no section of its own (a later one, say) still reads the shared keys
+    class GoldImport(Strict):
+        codebook: str = "mfc"
+        gold: str | None = None
+        into: str = "x"
+
+    gi = load_config(GoldImport, cfg)
+    assert gi.codebook == "generic" and same_file(gi.gold, proj / "gold/gold.jsonl")
     # --set paths are the command line's: relative to the working directory, as typed
     assert load_config(LabelConfig, cfg, ["gold=mine.jsonl"]).gold == "mine.jsonl"
 
