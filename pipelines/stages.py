@@ -15,6 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# Every stage's default config: the project config, which names the codebook, targets,
+# gold and splits once for all of them (each stage reads its section of it).
+PROJECT_CONFIG = "configs/run.yaml"
+
 
 def _no_arguments(p: argparse.ArgumentParser) -> None:
     """A stage with only the common flags."""
@@ -250,7 +254,7 @@ STAGES: list[Stage] = [
         "duplicates. Writes DIR/documents.parquet and DIR/ingest_report.json.",
         run_ingest,
         "IngestConfig",
-        "configs/ingest.yaml",
+        PROJECT_CONFIG,
     ),
     Stage(
         "label",
@@ -260,7 +264,7 @@ STAGES: list[Stage] = [
         "and annotator agreement.",
         run_label,
         "LabelConfig",
-        "configs/label.yaml",
+        PROJECT_CONFIG,
         label_arguments,
     ),
     Stage(
@@ -270,7 +274,7 @@ STAGES: list[Stage] = [
         "labels.parquet; evaluate on gold test and log the run.",
         run_train,
         "TrainConfig",
-        "configs/train_{task}.yaml",
+        PROJECT_CONFIG,
         train_arguments,
     ),
     Stage(
@@ -281,7 +285,7 @@ STAGES: list[Stage] = [
         "champion on gold test.",
         run_publish,
         "PublishConfig",
-        "configs/publish.yaml",
+        PROJECT_CONFIG,
         publish_arguments,
         inputs=False,
         output=False,
@@ -293,7 +297,7 @@ STAGES: list[Stage] = [
         "resumes after an interruption.",
         run_score,
         "ScoreConfig",
-        "configs/score.yaml",
+        PROJECT_CONFIG,
         score_arguments,
     ),
     Stage(
@@ -306,7 +310,7 @@ STAGES: list[Stage] = [
         "counted and reported, never dropped silently.",
         run_report,
         "ReportConfig",
-        "configs/report.yaml",
+        PROJECT_CONFIG,
         report_arguments,
     ),
     Stage(
@@ -328,7 +332,7 @@ STAGES: list[Stage] = [
         "against the label config's codebook and targets.",
         _gold_command("split"),
         "LabelConfig",
-        "configs/label.yaml",
+        PROJECT_CONFIG,
         _gold_arguments("split"),
         inputs=False,
         output=False,
@@ -344,7 +348,7 @@ STAGES: list[Stage] = [
         "probability, and label_studio_config.xml beside them.",
         _gold_command("gold"),
         "LabelConfig",
-        "configs/label.yaml",
+        PROJECT_CONFIG,
         _gold_arguments("gold"),
         inputs=False,
         output=False,
