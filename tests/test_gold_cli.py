@@ -55,13 +55,38 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ]
     pd.DataFrame(docs).to_parquet(tmp / "documents.parquet")
     (tmp / "stance.yaml").write_text(STANCE_EU)
-    return {"tmp": tmp, "docs": tmp / "documents.parquet", "uri": f"sqlite:///{tmp / 'm.db'}"}
+    return {
+        "tmp": tmp,
+        "ids": {d["id"] for d in docs},
+        "docs": tmp / "documents.parquet",
+        "uri": f"sqlite:///{tmp / 'm.db'}",
+    }
+
+
+def split_for(corpus: dict, sets: tuple[str, ...], out: Path) -> str:
+    """A splits file for the gold a call names (null splits are refused with gold): every
+    readable gold id of the corpus in train, so that only the gold itself is under test."""
+    gold = next((s.split("=", 1)[1] for s in sets if s.startswith("gold=")), None)
+    ids: list[str] = []
+    if gold and Path(gold).is_file():
+        for line in Path(gold).read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and str(row.get("id")) in corpus["ids"]:
+                ids.append(str(row["id"]))
+    path = out.parent / f"{out.name}-splits.json"
+    path.write_text(json.dumps({"train": sorted(set(ids)) or ["d0"], "dev": [], "test": []}))
+    return f"splits={path}"
 
 
 def label(corpus: dict, out: Path, *sets: str, extra: tuple[str, ...] = ()) -> int:
     """`mediaframe label` on the corpus with the rule functions only."""
     base = [f"codebook={CODEBOOK}", f"stance={corpus['tmp'] / 'stance.yaml'}"]
-    base += ["annotations=null", "splits=null", "embedding_lf=false", "bootstrap=10"]
+    base += ["annotations=null", "embedding_lf=false", "bootstrap=10"]
+    if not any(s.startswith("splits=") for s in sets):
+        base.append(split_for(corpus, sets, out))
     args = ["label", "--input", str(corpus["docs"]), "--output", str(out)]
     for s in base + list(sets):
         args += ["--set", s]
@@ -133,10 +158,12 @@ def allowed(corpus: dict) -> dict:
         ],
     )
     out = tmp / "labelled"
+    split = tmp / "allowed-splits.json"
+    split.write_text(json.dumps({"train": ["d0", "d2"], "dev": [], "test": []}))
     stdout, stderr = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, redirect_stdout(stdout), redirect_stderr(stderr):
         mp.chdir(tmp)
-        rc = label(corpus, out, f"gold={gold}", extra=("--allow-bad-gold",))
+        rc = label(corpus, out, f"gold={gold}", f"splits={split}", extra=("--allow-bad-gold",))
     return {
         "rc": rc,
         "out": out,
