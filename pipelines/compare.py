@@ -20,12 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models.metrics import multiclass_metrics, multilabel_metrics, paired_bootstrap, selection_metric
+from models.metrics import (
+    multiclass_metrics,
+    multilabel_metrics,
+    paired_bootstrap,
+    selection_metric,
+)
 from pipelines import tracking
 from pipelines.atomic import write_text
 from pipelines.config import PublishConfig
