@@ -6,8 +6,6 @@ in a sqlite store of their own: one with a fixed C, one whose grouped CV search 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +33,9 @@ def two_runs(baseline_champion, tmp_path_factory, root: Path) -> dict[str, Any]:
         "splits": str(root / "data/gold/splits.json"),
         "bootstrap": 50,
     }
-    fixed = BaselineConfig(C=0.05, n_jobs=1)
-    searched = BaselineConfig(C=4.0, cv_search=True, cv_grid_C=[0.5, 16.0], n_jobs=1)
+    small = {"n_jobs": 1, "ngram_max": 1, "max_features": 3000}  # ten CV fits in seconds
+    fixed = BaselineConfig(C=0.05, **small)
+    searched = BaselineConfig(C=4.0, cv_search=True, cv_grid_C=[0.5, 16.0], **small)
     with store_in(tmp) as uri:
         a = run_train(TrainConfig(task="frames", baseline=fixed, **common), run_name="tiny-C")
         b = run_train(TrainConfig(task="frames", baseline=searched, **common), run_name="cv-C")
@@ -126,16 +125,14 @@ def test_compare_refuses_runs_of_two_tasks_and_unknown_runs(in_store, tmp_path: 
 
 
 def test_compare_command_prints_the_verdict_and_exits_2_on_a_bad_run(
-    in_store, tmp_path: Path
+    in_store, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    from pipelines.cli import main
+
     a, b = in_store["a"]["run_id"], in_store["b"]["run_id"]
-    cmd = [sys.executable, "-m", "pipelines.cli", "compare", "--set", "bootstrap=50"]
     out = tmp_path / "page"
-    res = subprocess.run(
-        [*cmd, a, b, "--output", str(out)], capture_output=True, text=True, timeout=120
-    )
-    assert res.returncode == 0, res.stderr
-    assert f"{out / 'compare.html'}" in res.stdout and "P(better)" in res.stdout
-    bad = subprocess.run([*cmd, a, "f" * 32], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2
-    assert f"run {'f' * 32}: not found" in bad.stderr
+    assert main(["compare", a, b, "--output", str(out), "--set", "bootstrap=50"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out / 'compare.html'}" in printed and "P(better)" in printed
+    assert main(["compare", a, "f" * 32, "--set", "bootstrap=50"]) == 2
+    assert f"run {'f' * 32}: not found" in capsys.readouterr().err
