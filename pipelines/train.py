@@ -412,7 +412,13 @@ def describe_run(
             f"(by {trained['epoch_criterion']})"
         )
     if "inference" in trained:
-        chosen.append(f"{trained['inference']} inference (by dev_{key}, fp32 vs int8)")
+        fp32, int8 = metrics.get(f"dev_{key}_fp32"), metrics.get(f"dev_{key}_int8")
+        how = (
+            f"by dev_{key}: fp32 {fp32:.3f}, int8 {int8:.3f}"
+            if fp32 is not None and int8 is not None
+            else "int8 not measured"
+        )
+        chosen.append(f"{trained['inference']} inference ({how})")
     if chosen:
         lines.append("Chosen: " + "; ".join(chosen) + ".")
     return "\n\n".join(lines)
