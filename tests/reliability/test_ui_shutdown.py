@@ -38,7 +38,7 @@ def _answers(port: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_ui_stops_the_server_and_its_workers(tmp_path: Path, sig: int) -> None:
     port = _free_port()
     ui = subprocess.Popen(
