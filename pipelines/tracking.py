@@ -159,7 +159,7 @@ def experiment_id(key: str) -> str:
     if is_local_store():
         uri = mlflow.get_tracking_uri()
         base = (
-            Path(uri.split("sqlite:///", 1)[1]).parent
+            Path(uri.split("sqlite:///", 1)[1]).resolve().parent
             if uri.startswith("sqlite:///")
             else Path.cwd()
         )

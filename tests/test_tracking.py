@@ -134,3 +134,14 @@ def test_run_names_name_the_outer_run_and_prefix_the_nested_ones(tracking_uri_st
     assert mlflow.get_run(plain.info.run_id).info.run_name == "frames-baseline"
     with pytest.raises(ValueError, match="must not be empty"), tracking.run_names("  "):
         pass
+
+
+def test_a_relative_sqlite_uri_keeps_artifacts_beside_its_database(
+    tracking_uri_store, tmp_path
+) -> None:
+    """Regression: `--tracking-uri sqlite:///mlruns.db` (relative) failed with "relative
+    path can't be expressed as a file URI" on the first run of a new experiment."""
+    mlflow.set_tracking_uri("sqlite:///mlruns.db")
+    exp = mlflow.get_experiment(tracking.experiment_id("compare"))
+    assert exp.name == "mediaframe-compare"
+    assert exp.artifact_location == (tmp_path / "mlartifacts" / "mediaframe-compare").as_uri()
