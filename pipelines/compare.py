@@ -34,6 +34,7 @@ from pipelines import tracking
 from pipelines.atomic import write_text
 from pipelines.config import PublishConfig
 from pipelines.evaluate import html_report
+from pipelines.plots import pyplot, to_png
 
 PREDICTIONS = "evaluation/test_predictions.parquet"
 
@@ -296,6 +297,26 @@ def per_label_table(runs: list[ComparedRun], common: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def plot_intervals(runs: list[ComparedRun], key: str) -> bytes:
+    """Each run's test ``key`` with its 95% interval, and the trivial reference, on one
+    axis: overlapping intervals at a glance (the paired test is the sharper judge)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(runs) + 1.4))
+    for i, r in enumerate(runs):
+        v = r.metrics.get(f"test_{key}", math.nan)
+        lo = r.metrics.get(f"test_{key}_ci_low", v)
+        hi = r.metrics.get(f"test_{key}_ci_high", v)
+        ax.errorbar([v], [i], xerr=[[v - lo], [hi - v]], fmt="o", capsize=4, color="#4C72B0")
+    trivial = runs[0].metrics.get(f"test_trivial_{key}")
+    if trivial is not None:
+        ax.axvline(trivial, ls="--", color="grey", label=f"trivial {trivial:.3f}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(range(len(runs)), [r.short for r in runs])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"gold test {key} (95% bootstrap interval)")
+    return to_png(fig)
+
+
 # --------------------------------------------------------------------------- the stage
 def compare(run_ids: list[str], output: str | Path, cfg: PublishConfig) -> CompareResult:
     """Compare ``run_ids`` (the first is the reference), write DIR/compare.html and log it
@@ -323,6 +344,7 @@ def compare(run_ids: list[str], output: str | Path, cfg: PublishConfig) -> Compa
     sections: list[tuple[str, Any]] = [
         ("What is compared", intro),
         ("Headline metrics (gold test)", headline),
+        (f"Test {key} with intervals", plot_intervals(runs, key)),
         (f"Paired bootstrap against the reference ({key})", paired),
         ("Per-label F1 on the shared items", per_label),
     ]

@@ -39,6 +39,10 @@ def two_runs(baseline_champion, tmp_path_factory, root: Path) -> dict[str, Any]:
     with store_in(tmp) as uri:
         a = run_train(TrainConfig(task="frames", baseline=fixed, **common), run_name="tiny-C")
         b = run_train(TrainConfig(task="frames", baseline=searched, **common), run_name="cv-C")
+        s1, s2 = (
+            run_train(TrainConfig(task="stance", baseline=BaselineConfig(C=c, **small), **common))
+            for c in (0.1, 4.0)
+        )
         client = mlflow.MlflowClient()
         runs = {k: client.get_run(s["run_id"]) for k, s in (("a", a), ("b", b))}
         cv_children = mlflow.search_runs(
@@ -46,7 +50,10 @@ def two_runs(baseline_champion, tmp_path_factory, root: Path) -> dict[str, Any]:
             filter_string=f"tags.mlflow.parentRunId = '{b['run_id']}'",
             output_format="list",
         )
-    return {"uri": uri, "tmp": tmp, "a": a, "b": b, "runs": runs, "cv_children": cv_children}
+    return {
+        **{"uri": uri, "tmp": tmp, "a": a, "b": b, "s1": s1, "s2": s2},
+        **{"runs": runs, "cv_children": cv_children},
+    }
 
 
 @pytest.fixture()
@@ -116,8 +123,22 @@ def test_compare_pairs_two_runs_on_one_page_logged_to_mlflow(in_store, tmp_path:
     assert exp.name == "mediaframe-compare"
 
 
+def test_compare_pairs_stance_runs_per_target_item(in_store, tmp_path: Path) -> None:
+    s1, s2 = in_store["s1"], in_store["s2"]
+    res = compare([s1["run_id"], s2["run_id"]], tmp_path, PublishConfig(bootstrap=100))
+    assert res.metric == "macro_f1"
+    # Items are (document, target) pairs, as in training's own evaluation.
+    assert res.n_items == int(res.runs[0].params["n_test"])
+    assert res.runs[0].items.index.names == ["id", "target"]
+    diff = s2["metrics"]["test_macro_f1"] - s1["metrics"]["test_macro_f1"]
+    assert res.paired.iloc[0]["diff"] == pytest.approx(diff, abs=1e-9)
+    assert list(res.per_label["label"]) == ["favor", "against", "neutral"]
+
+
 def test_compare_refuses_runs_of_two_tasks_and_unknown_runs(in_store, tmp_path: Path) -> None:
     a = in_store["a"]["run_id"]
+    with pytest.raises(CompareError, match="compare runs of one task"):
+        compare([a, in_store["s1"]["run_id"]], tmp_path, PublishConfig())
     with pytest.raises(CompareError, match="not found"):
         compare([a, "0" * 32], tmp_path, PublishConfig())
     with pytest.raises(CompareError, match="at least two"):
