@@ -151,6 +151,11 @@ class Trainer:
         self.report(state["step"], self.total)
         has_dev = dev is not None and len(dev) > 0
         m.epoch_criterion = epoch_criterion(m.spec.kind) if has_dev else "train_loss"
+        note(
+            f"training {m.spec.name}: {len(train)} examples, {args.epochs} epochs, "
+            f"{self.total} optimiser steps on {m.device}"
+            + (f", from step {state['step']}" if state["step"] else "")
+        )
         self.epochs_bar = bar("epochs", args.epochs, "epoch", initial=state["epoch"])
         try:
             for epoch in range(state["epoch"], args.epochs):
