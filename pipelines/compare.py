@@ -29,6 +29,7 @@ from models.metrics import (
     multilabel_metrics,
     paired_bootstrap,
     selection_metric,
+    task_kind,
 )
 from pipelines import tracking
 from pipelines.atomic import write_text
@@ -117,7 +118,7 @@ def load_run(client: MlflowClient, run_id: str, dest: Path) -> ComparedRun:
         raise CompareError(f"run {run_id}: no {PREDICTIONS} artifact ({exc})") from None
     items = pd.read_parquet(path)
     labels = [c[2:] for c in items.columns if c.startswith("p_")]
-    kind = "multilabel" if tags.get("mediaframe.task") == "frames" else "multiclass"
+    kind = task_kind(tags.get("mediaframe.task", ""))
     needed = (
         [f"gold_{lab}" for lab in labels] + [f"pred_{lab}" for lab in labels]
         if kind == "multilabel"
