@@ -157,3 +157,21 @@ def test_compare_command_prints_the_verdict_and_exits_2_on_a_bad_run(
     assert f"{out / 'compare.html'}" in printed and "P(better)" in printed
     assert main(["compare", a, "f" * 32, "--set", "bootstrap=50"]) == 2
     assert f"run {'f' * 32}: not found" in capsys.readouterr().err
+
+
+def test_compare_refuses_a_run_without_gold_in_its_predictions(in_store, tmp_path: Path) -> None:
+    """A run trained before test_predictions.parquet held gold answers cannot be paired:
+    the refusal names the run and says to train it again."""
+    from pipelines import tracking
+
+    tags = tracking.base_tags("train", "frames", "baseline")
+    with tracking.stage_run("frames", "old-run", tags, system_metrics=False) as old:
+        path = tmp_path / "test_predictions.parquet"
+        pd.DataFrame({"id": ["d1", "d2"], "p_economic": [0.2, 0.9]}).to_parquet(path)
+        mlflow.log_artifact(str(path), "evaluation")
+    with pytest.raises(CompareError, match=rf"run {old.info.run_id}: .* train it again"):
+        compare([in_store["a"]["run_id"], old.info.run_id], tmp_path, PublishConfig())
+    with tracking.stage_run("frames", "not-train", tracking.base_tags("label"), False) as lab:
+        pass
+    with pytest.raises(CompareError, match="not a training run"):
+        compare([in_store["a"]["run_id"], lab.info.run_id], tmp_path, PublishConfig())
