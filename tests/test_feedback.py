@@ -41,7 +41,7 @@ def _fit(monkeypatch: pytest.MonkeyPatch, flag: str) -> TransformerModel:
 def test_transformer_training_shows_epochs_and_batches(monkeypatch, capsys) -> None:
     m = _fit(monkeypatch, "1")
     err = capsys.readouterr().err
-    assert "training frames: 12 examples, 2 epochs, 6 optimiser steps on cpu" in err
+    assert f"training frames: 12 examples, 2 epochs, 6 optimiser steps on {m.device}" in err
     # A batch bar per epoch (3 batches of 4), the epoch bar, and one line per epoch.
     assert "epoch 1/2:   0%|          | 0/3 [" in err and "epoch 2/2:" in err
     assert "epochs:   0%|          | 0/2 [" in err
