@@ -7,6 +7,7 @@ is the model a user would train.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,3 +76,30 @@ def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> 
         pred_labels = [labels[i] for i in probs.argmax(axis=1)]
         value = multiclass_metrics(truth, pred_labels, labels, warn=False)[metric]
     return f"{split}_{metric}", float(value)
+
+
+def trained_params(bundle: ModelBundle, family_cfg: Strict) -> dict[str, Any]:
+    """The family's hyper-parameters as the model was trained, for the run's params.
+
+    The config, with each value a search chose in place of the configured one: a family
+    that searches ``key`` leaves its choice on the model as ``best_<key>`` (the baseline's
+    CV search, ``best_C``), while the searched grid stays a param of its own. Early
+    stopping adds the epoch it kept (``best_epoch`` of ``epochs_run``, picked by
+    ``epoch_criterion``), and the int8/fp32 check the inference mode it chose, so what a
+    run says it is matches the bundle it saved.
+    """
+    model = bundle.model
+    params = family_cfg.model_dump()
+    for key in list(params):
+        chosen = getattr(model, f"best_{key}", None)
+        if chosen is not None:
+            params[key] = chosen
+    best_epoch = getattr(model, "best_epoch", None)
+    if best_epoch:
+        params["best_epoch"] = int(best_epoch)
+        params["epochs_run"] = len(getattr(model, "history", []) or [])
+        params["epoch_criterion"] = getattr(model, "epoch_criterion", "")
+    inference = bundle.info.get("inference")
+    if inference:
+        params["inference"] = inference["mode"]
+    return params

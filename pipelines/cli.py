@@ -112,12 +112,65 @@ def ui_command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+UI_STOP_SECONDS = 10.0  # how long the server gets to exit after SIGTERM, before SIGKILL
+
+
 def run_ui(args: argparse.Namespace) -> int:
+    """Run `mlflow server` until it exits or this process is stopped.
+
+    The server starts its own workers (gunicorn or uvicorn); stopping only the server, or
+    only this process, would leave them answering on the port. So the server runs in a
+    process group of its own (``start_new_session``), and SIGINT, SIGTERM or SIGHUP here,
+    or any exit, stops the whole group: SIGTERM, then SIGKILL after ``UI_STOP_SECONDS``.
+    """
+    import signal
     import subprocess
 
     cmd = ui_command(args)
-    print(f"MLflow UI on http://{args.host}:{args.port}  (Ctrl-C to stop)")
-    return subprocess.call(cmd)
+    print(f"MLflow UI on http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    server = subprocess.Popen(cmd, start_new_session=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # unwinds to the finally below, in the main thread
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, stop) for sig in handled}
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_group(server)
+
+
+def _stop_group(server) -> None:
+    """SIGTERM to the server's process group, SIGKILL to what is left after the grace time.
+    The group outlives the server process when a worker lingers, so it is signalled even
+    after the server itself has exited."""
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return False  # nothing left in the group
+        return True
+
+    if not signal_group(signal.SIGTERM):
+        server.poll()
+        return
+    deadline = time.monotonic() + UI_STOP_SECONDS
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(timeout=UI_STOP_SECONDS)
+    while time.monotonic() < deadline and signal_group(0):
+        time.sleep(0.1)  # workers still shutting down
+    signal_group(signal.SIGKILL)
+    server.poll()
 
 
 # --------------------------------------------------------------------------- parser

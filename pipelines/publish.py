@@ -19,7 +19,7 @@ import json
 import math
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +73,39 @@ REQUIREMENTS = [
 
 
 @dataclass
+class Packaged:
+    """One run in the published function, and why it was the one."""
+
+    task: str
+    run_id: str
+    run_name: str
+    family: str
+    metric: str
+    value: float | None
+    why: str
+
+    def line(self) -> str:
+        value = "n/a" if self.value is None else f"{self.value:.4f}"
+        return (
+            f"packaged {self.task} run {self.run_id} ({self.run_name}, {self.family}): "
+            f"{self.metric} {value}; {self.why}"
+        )
+
+
+@dataclass
 class PublishResult:
     name: str
     version: str
     alias: str
     reason: str
     metrics: dict[str, float]
+    packaged: list[Packaged] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """What publish did, for the console: each packaged run and why, then the gate."""
+        return [p.line() for p in self.packaged] + [
+            f"gate: {self.name} version {self.version} -> @{self.alias}: {self.reason}"
+        ]
 
 
 def pinned_requirements() -> list[str]:
@@ -92,6 +119,12 @@ def pinned_requirements() -> list[str]:
 
 
 def best_run(task: str, metric: str) -> str:
+    """The finished ``task`` run with the highest ``metric``."""
+    return _best_run(task, metric)[0]
+
+
+def _best_run(task: str, metric: str) -> tuple[str, int]:
+    """(the best run's id, how many finished runs with ``metric`` it was chosen from)."""
     exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[task])
     if exp is None:
         raise PublishError(f"no {task} runs yet: train first (`mediaframe train --task {task}`)")
@@ -104,7 +137,7 @@ def best_run(task: str, metric: str) -> str:
     runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise PublishError(f"no finished {task} run with metric {metric!r}")
-    return runs[0].info.run_id
+    return runs[0].info.run_id, len(runs)
 
 
 def _download_bundle(run_id: str, dest: Path) -> Path:
@@ -218,16 +251,40 @@ only from a registry you trust.
 
 
 def _finished_runs(cfg: PublishConfig, client: MlflowClient):
-    """The frames and stance runs to publish: named, or the best by the selection metric."""
-    frames_run = cfg.frames_run or best_run("frames", cfg.selection_metric_frames)
-    stance_run = cfg.stance_run or best_run("stance", cfg.selection_metric_stance)
-    fr = client.get_run(frames_run)
-    sr = client.get_run(stance_run)
+    """The frames and stance runs to publish, named or the best by the selection metric,
+    and for each a ``Packaged`` record of why it was chosen."""
+    chosen, why = {}, {}
+    for task, named, metric in (
+        ("frames", cfg.frames_run, cfg.selection_metric_frames),
+        ("stance", cfg.stance_run, cfg.selection_metric_stance),
+    ):
+        if named:
+            chosen[task], why[task] = named, f"named (--{task}-run)"
+        else:
+            chosen[task], n = _best_run(task, metric)
+            why[task] = f"highest {metric} of {n} finished {task} run{'s' * (n != 1)}"
+    fr = client.get_run(chosen["frames"])
+    sr = client.get_run(chosen["stance"])
     for r, task in ((fr, "frames"), (sr, "stance")):
         if r.info.status != "FINISHED":
             raise PublishError(f"run {r.info.run_id} ({task}) is {r.info.status}, not FINISHED")
     check_pair(fr, sr)
-    return fr, sr
+    packaged = [
+        Packaged(
+            task,
+            r.info.run_id,
+            r.info.run_name or "",
+            r.data.tags.get("mediaframe.model", ""),
+            metric,
+            r.data.metrics.get(metric),
+            why[task],
+        )
+        for r, task, metric in (
+            (fr, "frames", cfg.selection_metric_frames),
+            (sr, "stance", cfg.selection_metric_stance),
+        )
+    ]
+    return fr, sr, packaged
 
 
 def _run_summary(fr, sr) -> tuple[dict[str, float], dict[str, Any]]:
@@ -332,7 +389,9 @@ def _log_model(pkg: _Package, inputs: pd.DataFrame):
 def publish(cfg: PublishConfig) -> PublishResult:
     """Package the two runs as one pyfunc, gate it on gold test, register, move an alias."""
     client = MlflowClient()
-    fr, sr = _finished_runs(cfg, client)
+    fr, sr, packaged = _finished_runs(cfg, client)
+    for p in packaged:  # said before the minutes of packaging, so a wrong pick shows early
+        print(p.line(), flush=True)
     test = gold_test(cfg)
     metrics, info = _run_summary(fr, sr)
     with tempfile.TemporaryDirectory() as tmp:
@@ -362,6 +421,7 @@ def publish(cfg: PublishConfig) -> PublishResult:
                 if gate:
                     mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
                 mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
+                mlflow.set_tag("mlflow.note.content", "\n\n".join(p.line() for p in packaged))
                 version = mlflow.register_model(
                     info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
                 )
@@ -382,7 +442,7 @@ def publish(cfg: PublishConfig) -> PublishResult:
                     client.set_model_version_tag(cfg.model_name, v, k, str(val))
                 lease.check()
                 client.set_registered_model_alias(cfg.model_name, alias, v)  # last
-    return PublishResult(cfg.model_name, str(v), alias, reason, metrics)
+    return PublishResult(cfg.model_name, str(v), alias, reason, metrics, packaged)
 
 
 def load_stance_from_run(run) -> dict[str, Any]:

@@ -121,6 +121,16 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", choices=family_names(), action=_DeprecatedModel, help=argparse.SUPPRESS
     )
+    run_name_argument(p)
+
+
+def run_name_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--run-name",
+        metavar="NAME",
+        help="MLflow run name (default: the stage's, e.g. frames-baseline); runs nested "
+        "in it are named NAME/<stage's name>",
+    )
 
 
 def run_train(args: argparse.Namespace, cfg: Any) -> int:
@@ -135,7 +145,7 @@ def run_train(args: argparse.Namespace, cfg: Any) -> int:
         cfg.output = args.output
     if args.family:
         cfg.family = args.family
-    s = train(cfg, args.config_used)
+    s = train(cfg, args.config_used, run_name=args.run_name)
     test = {k: round(v, 4) for k, v in s["metrics"].items() if k.startswith("test_")}
     print(json.dumps({"run_id": s["run_id"], "bundle": s["bundle"], **test}, indent=1))
     return 0
@@ -221,7 +231,25 @@ def run_flow(args: argparse.Namespace, cfg: Any) -> int:
     if args.output:
         cfg.workdir = args.output
     print(f"tracking: {tracking.redact(args.tracking)}")
-    run_all(cfg)
+    with tracking.run_names(args.run_name):
+        run_all(cfg)
+    return 0
+
+
+def compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_ID",
+        help="training runs of one task; the first is the reference the others are paired with",
+    )
+
+
+def run_compare(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.compare import compare
+
+    res = compare(args.runs, args.output or "compare", cfg)
+    print(res.summary())
     return 0
 
 
@@ -321,6 +349,21 @@ STAGES: list[Stage] = [
         run_flow,
         "RunConfig",
         "configs/run.yaml",
+        run_name_argument,
+    ),
+    Stage(
+        "compare",
+        "compare training runs on one HTML page, logged to MLflow",
+        "Headline gold-test metrics of each run with their bootstrap intervals, the paired "
+        "bootstrap of each run against the first on the gold test items they share, and "
+        "per-label F1 deltas, as DIR/compare.html (default ./compare), logged as an "
+        "artifact of a new run in mediaframe-compare. Bootstrap rounds, seed, margin and "
+        "confidence are the promotion gate's (the publish config).",
+        run_compare,
+        "PublishConfig",
+        "configs/publish.yaml",
+        compare_arguments,
+        inputs=False,
     ),
     Stage(
         "split",
