@@ -123,7 +123,9 @@ class PublishConfig(Strict):
 
 class ScoreConfig(Strict):
     model: str = "models:/mediaframe@champion"
-    chunk_size: int = Field(5000, ge=1)
+    # A chunk is held in memory whole: beyond a million documents it is an out-of-memory
+    # error (or an overflow in Arrow) waiting to happen, not a faster job.
+    chunk_size: int = Field(5000, ge=1, le=1_000_000)
     engine: Literal["local", "spark"] = "local"
     spark_master: str = Field("local[2]", description="local[N] or a cluster's master URL")
     spark_conf: dict[str, str] = Field(
@@ -252,11 +254,17 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return model
 
 
-def _format_errors(source: str, exc: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem: the file, the dotted key, and what would be accepted."""
+def _format_errors(
+    source: str, exc: ValidationError, model: type[BaseModel], overrides: list[str] | None = None
+) -> str:
+    """One line per problem: the file (or the ``--set`` that gave the value), the dotted
+    key, and what would be accepted."""
     lines = []
+    given = {o.split("=", 1)[0].strip(): o for o in overrides or [] if "=" in o}
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        # A value from --set is the user's flag, not the file's: name the flag.
+        by = next((f"--set {o}" for k, o in given.items() if (key + ".").startswith(k + ".")), None)
         msg = err["msg"]
         ctx = err.get("ctx", {})
         if err["type"] == "extra_forbidden":
@@ -274,7 +282,7 @@ def _format_errors(source: str, exc: ValidationError, model: type[BaseModel]) ->
             section = _model_at(model, tuple(err["loc"]))
             allowed = sorted(section.model_fields) if section else []
             msg = "must be a mapping" + (f" of keys: {', '.join(allowed)}" if allowed else "")
-        lines.append(f"{source}: key '{key}': {msg} (got {err.get('input')!r})")
+        lines.append(f"{by or source}: key '{key}': {msg} (got {err.get('input')!r})")
     return "\n".join(lines)
 
 
@@ -304,7 +312,7 @@ def load_config(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc, model)) from None
+        raise ConfigError(_format_errors(source, exc, model, overrides)) from None
 
 
 def config_hash(cfg: BaseModel) -> str:
