@@ -9,6 +9,7 @@ the mode a plain ``open()`` would have given it (0666 less the umask, 0644 under
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         # The block may have replaced the file (some writers do); chmod what is there now.
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        # Writers (Arrow) often name no file, or the temporary one: name the output.
+        if exc.filename is None or exc.filename == tmp:
+            raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(target)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

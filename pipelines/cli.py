@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 _OS_HINTS = {
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (over the file size limit, ulimit -f, or the disk's)",
     errno.EROFS: "read-only file system",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",

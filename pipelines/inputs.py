@@ -34,17 +34,22 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder)
 
 
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def describe(skipped: Counter[str]) -> str:
     """``3 files of other types (.gz 2, .png 1), 1 symlinked folder (not followed)``."""
     other = {k: n for k, n in skipped.items() if k.startswith(".") or k == "(no suffix)"}
     parts = []
     if other:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(other.items()))
-        parts.append(f"{sum(other.values())} files of other types ({kinds})")
-    if skipped.get("symlinked folder"):
-        parts.append(f"{skipped['symlinked folder']} symlinked folders (not followed)")
-    if skipped.get("output folder"):
-        parts.append(f"{skipped['output folder']} files inside the output folder")
+        total = sum(other.values())
+        parts.append(f"{_n(total, 'file of another type', 'files of other types')} ({kinds})")
+    if n := skipped.get("symlinked folder"):
+        parts.append(f"{_n(n, 'symlinked folder', 'symlinked folders')} (not followed)")
+    if n := skipped.get("output folder"):
+        parts.append(f"{_n(n, 'file', 'files')} inside the output folder")
     return ", ".join(parts)
 
 
