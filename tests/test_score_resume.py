@@ -159,7 +159,7 @@ def test_content_not_mtime_is_the_identity_and_old_manifests_count_as_changed(
     ids=["truncated", "binary", "a-list", "no-shards"],
 )
 def test_a_corrupt_manifest_is_named_and_restart_recovers(
-    champion_store, tmp_path: Path, garbage: bytes
+    champion_store, tmp_path: Path, garbage: bytes, trials
 ) -> None:
     from pipelines.shards import ScoreError
 
@@ -175,10 +175,11 @@ def test_a_corrupt_manifest_is_named_and_restart_recovers(
     assert res.rows == 7 and res.skipped_shards == 0
     assert pd.read_parquet(out)["id"].tolist() == [r["id"] for r in rows]
     assert json.loads((out / "_manifest.json").read_text())["complete"] is True
+    trials.record("faults", "score", f"{garbage[:12]!r} manifest, --restart", 7, res.rows, True)
 
 
 def test_foreign_shards_in_the_output_are_refused_not_merged(
-    champion_store, tmp_path: Path
+    champion_store, tmp_path: Path, trials
 ) -> None:
     """Parquet files named like shards that no manifest accounts for would be merged into
     the output (and counted by `report`): refused, with or without a manifest."""
@@ -204,10 +205,11 @@ def test_foreign_shards_in_the_output_are_refused_not_merged(
     again = score([str(inp)], mine, ScoreConfig(chunk_size=2))
     assert again.rows == res.rows == len(pd.read_parquet(mine)) == 5
     assert again.skipped_shards == 2
+    trials.record("faults", "score", "foreign part-*.parquet, a lost shard", "refused", 5, True)
 
 
 def test_output_inside_the_input_folder_is_not_read_back(
-    champion_store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    champion_store, tmp_path: Path, capsys: pytest.CaptureFixture[str], trials
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -221,3 +223,4 @@ def test_output_inside_the_input_folder_is_not_read_back(
     second = score([str(data)], data / "scored", cfg)
     assert first.rows == second.rows == 6 and second.skipped_shards == 2
     assert "2 files inside the output folder" in capsys.readouterr().err
+    trials.record("faults", "score", "output inside the input folder", 6, second.rows, True)
