@@ -41,6 +41,8 @@ from pipelines.spark import score_spark
 # unless it ends in .csv or .parquet). JSON and CSV may be gzip-compressed; a .json file
 # may hold one array of objects.
 INPUT_EXTENSIONS = (".parquet", ".jsonl", ".json", ".csv", ".jsonl.gz", ".json.gz", ".csv.gz")
+# Named files in these would be read as JSONL and every line an error row: refused.
+ARCHIVES = (".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".tar", ".tgz")
 SHARD = re.compile(r"part-(\d{5})\.parquet")  # the only shard names this stage writes
 
 
@@ -194,7 +196,13 @@ def score(
     files = list_inputs(
         inputs, INPUT_EXTENSIONS, "scoring input", any_file=True, error=ScoreError, exclude=out
     )
-    for f in files:  # a named shard or manifest of this output would be read and rewritten
+    for f in files:
+        if f.name.lower().endswith(ARCHIVES) and not f.name.lower().endswith(INPUT_EXTENSIONS):
+            raise ScoreError(
+                f"--input {f}: a compressed or archived file score cannot read; it reads "
+                f"{', '.join(INPUT_EXTENSIONS)} (decompress or extract it first)"
+            )
+        # A named shard or manifest of this output would be read and rewritten.
         if f.resolve().parent == out.resolve() and (SHARD.fullmatch(f.name) or f.name == MANIFEST):
             raise ScoreError(f"--input {f}: is this job's own output in {out}")
     check_inputs(files, cfg.columns)

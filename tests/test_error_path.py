@@ -245,3 +245,16 @@ def test_gz_damage_is_named_in_process(tmp_path: Path) -> None:
     bad.write_bytes(gzip.compress(b'{"text": "a"}\n')[:-6])  # truncated: no CRC, no size
     with pytest.raises(ValueError, match=r"x\.jsonl\.gz: not a readable gzip file"):
         list(iter_jsonl(bad))
+
+
+@pytest.mark.parametrize("name", ["in.zip", "in.parquet.gz", "in.txt.bz2"])
+def test_a_named_archive_is_refused_not_read_as_lines(tmp_path: Path, name: str) -> None:
+    """Read as JSONL, each line of an archive would be an error row, exit 0: refused."""
+    from pipelines.config import ScoreConfig
+    from pipelines.score import score
+    from pipelines.shards import ScoreError
+
+    (tmp_path / name).write_bytes(gzip.compress(b'{"text": "a"}\n'))
+    with pytest.raises(ScoreError, match=rf"{name}: a compressed or archived file"):
+        score([str(tmp_path / name)], tmp_path / "out", ScoreConfig())
+    assert not (tmp_path / "out").exists()
