@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or os.environ.get("MEDIAFRAME_DEBUG"):
             raise
         code, line = error_line(exc)
-        kind = "config error" if isinstance(exc, ConfigError) else "error"
+        # A bad --set is the flag's fault: "config error" would send the user to the file.
+        config = isinstance(exc, ConfigError) and not line.startswith("--set ")
+        kind = "config error" if config else "error"
         print(f"mediaframe {args.stage}: {kind}: {line}", file=sys.stderr)
         return code
 

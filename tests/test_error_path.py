@@ -111,10 +111,12 @@ SCORE = ["score", "--input", "in.jsonl", "--output"]
 
 CASES: dict[str, Case] = {
     "set-not-yaml": Case(
-        [*SCORE, "s1", "--set", "chunk_size=["], ["--set 'chunk_size=['"], ("score.yaml",)
+        [*SCORE, "s1", "--set", "chunk_size=["], ["--set 'chunk_size=['"], ("score.yaml", "config")
     ),
     "set-wrong-type": Case(
-        [*SCORE, "s2", "--set", "chunk_size=abc"], ["--set chunk_size=abc", "'chunk_size'"]
+        [*SCORE, "s2", "--set", "chunk_size=abc"],
+        ["--set chunk_size=abc", "'chunk_size'"],
+        ("config", "(defaults)"),
     ),
     "huge-chunk-size": Case(
         [*SCORE, "s3", "--set", f"chunk_size={10**20}"], ["'chunk_size'", "less than"]
