@@ -541,3 +541,19 @@ def test_ingest_decodes_a_utf16_csv(tmp_path: Path, trials) -> None:
     assert rep.rows_read == 3 and len(docs) == 3 and not rep.errors
     assert all(t.startswith("Министры НАТО") for t in docs["text"])
     trials.record("bad input", "ingest", "UTF-16 CSV with BOM", 3, len(docs), True)
+
+
+def test_ingest_does_not_read_its_own_output_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trials
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"id": str(i), "text": "NATO ministers met. " + prose(i)} for i in range(4)]
+    (data / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = IngestConfig(min_words=5)
+    first = ingest([str(data)], data / "run", cfg)
+    again = ingest([str(data)], data / "run", cfg)  # data/run/documents.parquet is output
+    assert first.rows_read == again.rows_read == 4 and again.documents_out == 4
+    # documents.parquet and ingest_report.json (a .json, an input kind): both left out
+    assert "2 files inside the output folder" in capsys.readouterr().err
+    trials.record("bad input", "ingest", "output inside the input folder", 4, 4, True)
