@@ -179,7 +179,9 @@ class PublishConfig(_NoNullShared):
 
 class ScoreConfig(Strict):
     model: str = "models:/mediaframe@champion"
-    chunk_size: int = Field(5000, ge=1)
+    # A chunk is held in memory whole: beyond a million documents it is an out-of-memory
+    # error (or an overflow in Arrow) waiting to happen, not a faster job.
+    chunk_size: int = Field(5000, ge=1, le=1_000_000)
     engine: Literal["local", "spark"] = "local"
     spark_master: str = Field("local[2]", description="local[N] or a cluster's master URL")
     spark_conf: dict[str, str] = Field(
@@ -334,6 +336,8 @@ def _format_errors(
     lines = []
     for err in errors:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        # A value from --set is the user's flag, not the file's: name the flag.
+        by = next((f"--set {o}" for k, o in given.items() if (key + ".").startswith(k + ".")), None)
         msg = err["msg"]
         if err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
@@ -358,7 +362,7 @@ def _format_errors(
             key_given = given.get(parts[1]) if parts[1] in SHARED_KEYS else None
         else:
             key_given = given.get(key)
-        where = f"--set {key_given}" if key_given else source
+        where = f"--set {key_given}" if key_given else (by or source)
         got = "null" if err.get("input", "") is None else repr(err.get("input"))
         lines.append(f"{where}: key '{key}': {msg} (got {got})")
     return "\n".join(lines)
