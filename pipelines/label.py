@@ -75,9 +75,12 @@ def load_gold(
 ) -> GoldInputs:
     """The gold, annotation and splits files of ``cfg``, checked before any work (loud:
     see ``pipelines.gold_io``); label values are matched to the codebook's frames and
-    the stance targets' names and aliases before any is rejected."""
+    the stance targets' names and aliases before any is rejected. Without gold the split
+    has nothing to keep apart, so it is not read (the project config's default may name
+    a file a new corpus does not have yet)."""
+    splits = cfg.splits if cfg.gold or cfg.annotations else None
     return load_gold_inputs(
-        Vocabulary.of(codebook, stance), cfg.gold, cfg.annotations, cfg.splits, allow_bad_gold
+        Vocabulary.of(codebook, stance), cfg.gold, cfg.annotations, splits, allow_bad_gold
     )
 
 
