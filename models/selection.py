@@ -223,6 +223,22 @@ class CVResult:
         reps = np.asarray([f["repeat"] for f in self.folds])
         return np.asarray([v[reps == r].mean() for r in sorted(set(reps.tolist()))])
 
+    def flat_metrics(self) -> dict[str, float]:
+        """``cv_mean_<m>``, ``cv_sd_<m>``, ``cv_trivial_<m>`` for an MLflow run."""
+        out = {f"cv_mean_{m}": v for m, v in self.mean().items()}
+        out.update({f"cv_sd_{m}": v for m, v in self.sd().items()})
+        out.update({f"cv_trivial_{m}": v for m, v in self.mean(trivial=True).items()})
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CVResult:
+        """Back from ``to_json`` (a bundle's ``info["cv"]``, a benchmark's ``cv``)."""
+        folds = [dict(f) for f in d.get("folds", [])]
+        metrics = tuple(d.get("mean", {}))
+        if not metrics and folds:
+            metrics = tuple(folds[0]["scores"])
+        return cls(metrics, CVPlan(int(d["k"]), int(d["repeats"])), folds)
+
     def to_json(self) -> dict[str, Any]:
         """The benchmark JSON's ``cv`` (issue #21's keys, plus the trivial and the folds)."""
         return {
@@ -279,7 +295,7 @@ def cross_validate(
             add = _extra_for(extra, test)
             n_extra = len(add)
             if n_extra:
-                fit_part = _concat(fit_part, extra.subset(add))
+                fit_part = join_examples(fit_part, extra.subset(add))
         model = fit(fit_part, tune)
         scores = score(model, test, train_gold)
         row = {
@@ -321,8 +337,9 @@ def _extra_for(extra: Examples, test: Examples) -> np.ndarray:
     return np.asarray(ok, dtype=int)
 
 
-def _concat(a: Examples, b: Examples) -> Examples:
-    """Gold then extra; gold weighs 1 where the extra items carry confidences."""
+def join_examples(a: Examples, b: Examples) -> Examples:
+    """``a`` then ``b`` (gold then extra): an unweighted part weighs 1 beside a weighted
+    one; targets and groups are kept only when both parts have them."""
     if a.weights is None and b.weights is not None:
         a = Examples(a.ids, a.texts, a.y, a.targets, np.ones(len(a)), a.groups)
     wa, wb = a.weights, b.weights
@@ -471,6 +488,14 @@ def gate_cv(result: CVResult, metric: str | None = None, margin: float = 0.0) ->
     """``gate`` on a ``CVResult``: the model's and the reference's scores on the same folds."""
     m = metric or result.primary
     return gate(result.values(m), result.values(m, trivial=True), m, margin)
+
+
+def gate_json(cv: Mapping[str, Any] | None, metric: str | None = None) -> Decision | None:
+    """``gate_cv`` on a stored CV (``ModelBundle.info["cv"]``); None when none was run, so
+    a caller can tell "not cross-validated" from "refused"."""
+    if not cv or not cv.get("folds"):
+        return None
+    return gate_cv(CVResult.from_json(cv), metric)
 
 
 def publishable(

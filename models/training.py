@@ -15,6 +15,7 @@ from models.config import Strict
 from models.data import Examples, TaskSpec
 from models.metrics import multiclass_metrics, multilabel_metrics, selection_metric, tune_thresholds
 from models.registry import get_family
+from models.selection import CVPlan, CVResult, cross_validate, join_examples
 
 
 @dataclass
@@ -75,3 +76,42 @@ def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> 
         pred_labels = [labels[i] for i in probs.argmax(axis=1)]
         value = multiclass_metrics(truth, pred_labels, labels, warn=False)[metric]
     return f"{split}_{metric}", float(value)
+
+
+def cross_validated(
+    data: TaskData,
+    family: str,
+    family_cfg: Strict,
+    seed: int,
+    fitted: ModelBundle | None = None,
+) -> CVResult | None:
+    """Repeated grouped CV (``models.selection``) of this family and config over gold
+    train + dev, the gold test split untouched; None unless the family's config asks for
+    it (``cv_report``, with ``cv_k`` x ``cv_repeats`` folds).
+
+    Gold items weigh 1; weakly labelled ones carry the label model's confidence (< 1), so
+    they are the extras that may join a training fold but never score. A search the
+    fitted model already ran (the baseline's C) is not rerun per fold: its choice is used.
+    """
+    if not getattr(family_cfg, "cv_report", False):
+        return None
+    pool = join_examples(data.train, data.dev)
+    w = pool.weights if pool.weights is not None else np.ones(len(pool))
+    gold_idx, weak_idx = np.nonzero(w >= 1.0)[0], np.nonzero(w < 1.0)[0]
+    update = {"cv_search": False} if getattr(family_cfg, "cv_search", False) else {}
+    best_c = getattr(fitted.model, "best_C", None) if fitted is not None else None
+    if update and best_c is not None:
+        update["C"] = float(best_c)
+    fold_cfg = family_cfg.model_copy(update=update) if update else family_cfg
+
+    def fit(train: Examples, tune: Examples) -> ModelBundle:
+        return fit_bundle(TaskData(data.spec, train, tune, tune.subset([])), family, fold_cfg, seed)
+
+    plan = CVPlan(getattr(family_cfg, "cv_k", 5), getattr(family_cfg, "cv_repeats", 3), seed)
+    return cross_validate(
+        pool.subset(gold_idx),
+        data.spec,
+        fit,
+        plan=plan,
+        extra=pool.subset(weak_idx) if len(weak_idx) else None,
+    )

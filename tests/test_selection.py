@@ -203,3 +203,40 @@ def test_baseline_cv_search_runs_repeated_grouped_folds_and_records_the_choice()
     assert all(len(r["held_out"]) == 2 for r in model.cv_results)
     assert model.cv_choice["winner"] == f"C={model.best_C:g}"
     assert set(model.cv_choice["means"]) == {"C=0.01", "C=4"}
+
+
+def test_training_cv_scores_gold_only_and_feeds_the_stored_gate() -> None:
+    from models.selection import CVResult, gate_json
+    from models.training import cross_validated, fit_bundle
+
+    gold = corpus(60)
+    weak = corpus(30, seed=5, prefix="w")
+    weak = Examples(weak.ids, weak.texts, weak.y, None, np.full(len(weak), 0.8), weak.groups)
+    train = Examples(
+        gold.ids[:45] + weak.ids,
+        gold.texts[:45] + weak.texts,
+        np.concatenate([gold.y[:45], weak.y]),
+        None,
+        np.concatenate([np.ones(45), weak.weights]),
+        gold.groups[:45] + weak.groups,
+    )
+    data = TaskData(SPEC, train, gold.subset(range(45, 60)), gold.subset([]))
+    off = BaselineConfig(n_jobs=1)
+    assert cross_validated(data, "baseline", off, 13) is None  # not asked for
+    cfg = BaselineConfig(
+        n_jobs=1, cv_report=True, cv_search=True, cv_grid_C=[0.01, 4.0], cv_k=3, cv_repeats=2
+    )
+    bundle = fit_bundle(data, "baseline", cfg, 13)
+    res = cross_validated(data, "baseline", cfg, 13, fitted=bundle)
+    assert res is not None and len(res.folds) == 6
+    for r in range(2):  # the 60 gold (train + dev) each scored once per repeat; weak never
+        assert sum(f["n_test"] for f in res.folds if f["repeat"] == r) == 60
+    assert all(f["n_extra"] > 0 for f in res.folds)
+    stored = res.to_json()
+    back = CVResult.from_json(stored)
+    assert back.mean() == res.mean() and back.primary == "micro_f1"
+    decision = gate_json(stored)
+    assert decision is not None and decision.passed
+    assert decision.model_mean == pytest.approx(res.mean()["micro_f1"])
+    assert set(res.flat_metrics()) >= {"cv_mean_micro_f1", "cv_sd_micro_f1", "cv_trivial_micro_f1"}
+    assert gate_json(None) is None
