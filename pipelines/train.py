@@ -24,7 +24,7 @@ import yaml
 
 from labeling.codebook import load_codebook, load_stance
 from models.base import FitOptions, ModelBundle
-from models.training import TaskData, fit_bundle
+from models.training import TaskData, cross_validated, fit_bundle
 from pipelines import tracking
 from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
@@ -163,6 +163,10 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         bundle = fit_with_progress(data, family, cfg, log=_log_step, options=options)
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
+        cv = cross_validated(data, family, getattr(cfg, family), cfg.seed, fitted=bundle)
+        if cv is not None:  # publish's gate reads it back: models.selection.gate_json
+            mlflow.log_metrics(cv.flat_metrics())
+            bundle.info["cv"] = cv.to_json()
         bundle.info.update(run_id=run.info.run_id, task=cfg.task, family=family)
         bundle.info.update(codebook=codebook, data_digest=data.digest, contract=contract)
         dev_ev, _ = evaluate_bundle(bundle, data, "dev", 0, cfg.seed)
