@@ -498,6 +498,20 @@ def gate_json(cv: Mapping[str, Any] | None, metric: str | None = None) -> Decisi
     return gate_cv(CVResult.from_json(cv), metric)
 
 
+def gate_metrics(run_metrics: Mapping[str, float], metric: str) -> Decision | None:
+    """``gate`` on a training run's logged ``cv_mean_<m>`` and ``cv_trivial_<m>`` (``metric``
+    may carry a split prefix: ``dev_micro_f1``); None when the run was not cross-validated.
+
+    This is the call publish makes on each candidate run: a refused run is skipped for
+    the next best, and a task with none left is an error naming the figures.
+    """
+    base = metric.split("_", 1)[1] if metric.startswith(("dev_", "test_")) else metric
+    mean, triv = run_metrics.get(f"cv_mean_{base}"), run_metrics.get(f"cv_trivial_{base}")
+    if mean is None or triv is None:
+        return None
+    return gate([float(mean)], float(triv), base)
+
+
 def publishable(
     candidates: Mapping[str, CVResult], metric: str | None = None, margin: float = 0.0
 ) -> tuple[Choice | None, dict[str, Decision]]:

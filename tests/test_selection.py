@@ -240,3 +240,16 @@ def test_training_cv_scores_gold_only_and_feeds_the_stored_gate() -> None:
     assert decision.model_mean == pytest.approx(res.mean()["micro_f1"])
     assert set(res.flat_metrics()) >= {"cv_mean_micro_f1", "cv_sd_micro_f1", "cv_trivial_micro_f1"}
     assert gate_json(None) is None
+
+
+def test_gate_metrics_reads_a_training_runs_logged_cv() -> None:
+    from models.selection import gate_metrics
+
+    res = cross_validate(corpus(), SPEC, fit_baseline, plan=CVPlan(5, 1))
+    logged = {"dev_micro_f1": 0.9, **res.flat_metrics()}
+    d = gate_metrics(logged, "dev_micro_f1")
+    assert d is not None and d.passed and d.metric == "micro_f1"
+    refused = gate_metrics({"cv_mean_macro_f1": 0.30, "cv_trivial_macro_f1": 0.35}, "macro_f1")
+    assert refused is not None and not refused.passed
+    assert "cv macro_f1 0.300" in refused.reason and "trivial reference 0.350" in refused.reason
+    assert gate_metrics({"dev_micro_f1": 0.9}, "dev_micro_f1") is None  # never cross-validated
