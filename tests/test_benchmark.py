@@ -403,11 +403,18 @@ def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_
             f"weak.codebook={codebook}",
             f"weak.stance={ROOT / 'configs/stance.yaml'}",
             "bootstrap=50",
-            "cv.enabled=false",
+            "cv.k=2",
+            "cv.repeats=1",
         ]
         assert run_cli([*args, *[x for s in sets for x in ("--set", s)], "--output", str(out)]) == 0
         results[model] = json.loads(out.read_text())
     assert results["weak"]["trivial"] == results["gold"]["trivial"]
+    # CV on the same gold folds: the same reference; the weak model scored on gold too
+    cv_gold, cv_weak = results["gold"]["cv"], results["weak"]["cv"]
+    assert cv_weak["trivial"] == cv_gold["trivial"]
+    assert [f["test_digest"] for f in cv_weak["folds"]] == [
+        f["test_digest"] for f in cv_gold["folds"]
+    ]
     assert results["weak"]["n_train"] == results["gold"]["n_train"]
     assert (results["gold"]["model"], results["weak"]["model"]) == ("baseline", "weak")
     assert "no gold" in results["weak"]["model_detail"]
@@ -445,8 +452,11 @@ def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
     # weak+gold: the gold training set plus the weakly labelled unlabelled texts
     both = tmp_path / "both.json"
     args[args.index("weak")] = "weak+gold"
-    assert run_cli([*args, *with_extra[:2], "--output", str(both)]) == 0
+    cv_on = ["--set", "cv.enabled=true", "--set", "cv.k=2", "--set", "cv.repeats=1"]
+    assert run_cli([*args, *with_extra[:2], *cv_on, "--output", str(both)]) == 0
     c = json.loads(both.read_text())
+    assert all(f["n_extra"] == len(extra) for f in c["cv"]["folds"])  # weak texts train
+    assert sum(f["n_test"] for f in c["cv"]["folds"]) == len(rows)  # and never score
     assert c["model"] == "baseline-weak+gold" and c["labels"] == "weak+gold"
     assert c["n_train"] == b["n_train"] and c["n_tune"] == a["n_tune"]
     assert "gold + " in c["model_detail"] and c["trivial"] == a["trivial"]
