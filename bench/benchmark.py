@@ -76,6 +76,10 @@ class CVConfig(Strict):
     whose mean and spread the JSON's ``cv`` carries beside the fixed split's figure."""
 
     enabled: bool = True
+    families: list[str] = Field(
+        default_factory=lambda: ["baseline"],
+        description="the families cross-validated; add transformer for its (costly) 3-fold pass",
+    )
     k: int = Field(5, ge=2, description="folds per repeat")
     repeats: int = Field(3, ge=1, description="repeats, each its own shuffle")
     transformer_k: int = Field(3, ge=2, description="a fine-tuned family's budget: folds")
@@ -302,7 +306,7 @@ def cross_validation(
     the same folds. Weak labels only ever train: ``weak`` swaps each training fold's and
     tuning cut's labels for the label model's, ``weak+gold`` adds the weakly labelled
     unlabelled texts; the scoring folds keep their gold."""
-    if not cfg.cv.enabled or data.cv_pool is None:
+    if not cfg.cv.enabled or family not in cfg.cv.families or data.cv_pool is None:
         return None
     pool, spec = data.cv_pool, data.spec
     weak_of: dict[str, int] = {}
