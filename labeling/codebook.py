@@ -308,7 +308,45 @@ class Codebook:
         }
 
 
+# Built-in codebooks and stance targets ship inside the package, so a project outside the
+# repository names them (``codebook: mfc``, ``stance: default``) without copying configs/.
+BUILTIN_DIRS = {
+    "codebook": Path(__file__).parent / "codebooks",
+    "stance": Path(__file__).parent / "targets",
+}
+BUILTIN_PREFIX = "builtin:"
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def builtin_names(kind: str) -> list[str]:
+    """The built-ins of ``kind`` ("codebook" or "stance"), e.g. ``['generic', 'mfc']``."""
+    return sorted(p.stem for p in BUILTIN_DIRS[kind].glob("*.yaml"))
+
+
+def is_builtin_ref(value: str) -> bool:
+    """A ``builtin:NAME`` or a bare name (no folder, no suffix): never a path to resolve."""
+    name = value[len(BUILTIN_PREFIX) :] if value.startswith(BUILTIN_PREFIX) else value
+    return bool(_NAME.fullmatch(name))
+
+
+def resolve_ref(ref: str | Path, kind: str) -> Path:
+    """The file that ``ref`` names: a built-in for ``builtin:NAME`` or a bare NAME, else the
+    path itself. An unknown built-in fails here, listing the ones that exist."""
+    text = str(ref)
+    if isinstance(ref, Path) or not is_builtin_ref(text):
+        return Path(ref)
+    name = text.removeprefix(BUILTIN_PREFIX)
+    path = BUILTIN_DIRS[kind] / f"{name}.yaml"
+    if not path.is_file():
+        if not text.startswith(BUILTIN_PREFIX) and Path(text).is_file():
+            return Path(text)  # a file that happens to have no suffix
+        known = ", ".join(builtin_names(kind))
+        raise CodebookError(f"{text}: no built-in {kind} {name!r} (built-in: {known})")
+    return path
+
+
 def load_codebook(path: str | Path) -> Codebook:
+    path = resolve_ref(path, "codebook")
     data = _load_yaml(path)
     frames: dict[str, Frame] = {}
     for key, spec, where in _keyed_section(data, "frames", "frame", str(path)):
@@ -372,6 +410,7 @@ class StanceSpec:
 
 
 def load_stance(path: str | Path) -> StanceSpec:
+    path = resolve_ref(path, "stance")
     data = _load_yaml(path)
     return stance_from_dict(data, str(path))
 

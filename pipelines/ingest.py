@@ -24,6 +24,7 @@ import pandas as pd
 from pipelines.atomic import atomic_path, write_text
 from pipelines.boilerplate import RecurringLines
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
+from pipelines.columns import note_unmapped
 from pipelines.config import IngestConfig
 from pipelines.dedup import NearDuplicateIndex
 from pipelines.inputs import list_inputs
@@ -145,6 +146,7 @@ def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iter
                     f"{path}: text column {cols.text!r} not found; columns are "
                     f"{sorted(map(str, row))}. Map it with --set columns.text=NAME"
                 )
+            note_unmapped(str(path), row, cols.model_dump())  # pipelines.columns
             checked = True
         text = _cell(row, cols.text)
         if not isinstance(text, str):

@@ -29,7 +29,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from labeling.codebook import load_stance, stance_from_dict
-from labeling.gold import NOT_MENTIONED, STANCE_CLASSES, read_jsonl, read_splits
+from labeling.gold import NOT_MENTIONED, STANCE_CLASSES, read_gold, read_splits
 from models.metrics import (
     multiclass_metrics,
     multilabel_metrics,
@@ -121,7 +121,7 @@ def gold_test(cfg: PublishConfig) -> pd.DataFrame:
     """The gold test documents with their labels: the gate's common ground."""
     docs = pd.read_parquet(cfg.documents)
     test = set(read_splits(cfg.splits)["test"])
-    gold = {g.id: g for g in read_jsonl(cfg.gold) if g.id in test}
+    gold = {i: g for i, g in read_gold(cfg.gold).items() if i in test}  # adjudicated
     df = docs[docs["id"].isin(gold)].copy()
     df["gold"] = [gold[i] for i in df["id"]]
     if df.empty:

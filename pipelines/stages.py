@@ -15,6 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# Every stage's default config: the project config, which names the codebook, targets,
+# gold and splits once for all of them (each stage reads its section of it).
+PROJECT_CONFIG = "configs/run.yaml"
+
 
 def _no_arguments(p: argparse.ArgumentParser) -> None:
     """A stage with only the common flags."""
@@ -56,23 +60,39 @@ def run_ingest(args: argparse.Namespace, cfg: Any) -> int:
     return 0
 
 
+def label_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-bad-gold",
+        action="store_true",
+        help="go on without rejected gold, annotation or split rows (listed on stderr) "
+        "instead of stopping with exit 2",
+    )
+
+
 def run_label(args: argparse.Namespace, cfg: Any) -> int:
     from pipelines.label import run_label as label
 
     _needs_io(args, "--input DIR/documents.parquet and --output DIR")
-    res = label(args.input[0], args.output, cfg)
+    res = label(args.input[0], args.output, cfg, allow_bad_gold=args.allow_bad_gold)
     r = res.report
     print(
         f"labels: {res.path} ({r['documents']} documents, {r['gold_documents']} gold; "
         f"label model frames={r['label_model_frames']} stance={r['label_model_stance']})"
+    )
+    print(
+        f"Label Studio: {res.path.parent / 'label_studio_tasks.json'} (least certain first) "
+        f"and its interface {res.path.parent / 'label_studio_config.xml'}; "
+        "`mediaframe gold import EXPORT.json` reads the annotations back"
     )
     print(res.lf_table.to_string(index=False, max_rows=40))
     if res.agreement is not None:
         print(res.agreement.to_string(index=False))
     if r["skipped_total"]:
         print(f"{r['skipped_total']} rows skipped: {r['skipped']}", file=sys.stderr)
-    for e in r["row_errors"][:10] + r["lf_errors"] + r["gold_problems"]:
+    for e in r["row_errors"][:10] + r["lf_errors"]:
         print("  " + e, file=sys.stderr)
+    if r["gold_problems"]:  # listed when found, before the work; all in label_report.json
+        print(f"{len(r['gold_problems'])} gold rows left out (--allow-bad-gold)", file=sys.stderr)
     return 0
 
 
@@ -187,6 +207,8 @@ def run_report(args: argparse.Namespace, cfg: Any) -> int:
     )
     if rep.incomplete:
         print(f"warning: scoring not finished in {rep.incomplete}", file=sys.stderr)
+    for w in rep.warnings:  # mixed model versions, repeated ids, dates after the run
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -203,6 +225,26 @@ def run_flow(args: argparse.Namespace, cfg: Any) -> int:
     return 0
 
 
+def _gold_command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """``split`` and ``gold`` live in ``pipelines.gold_cmd``, imported when run."""
+
+    def run(args: argparse.Namespace, cfg: Any) -> int:
+        from pipelines import gold_cmd
+
+        return getattr(gold_cmd, f"run_{name}")(args, cfg)
+
+    return run
+
+
+def _gold_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        from pipelines import gold_cmd
+
+        getattr(gold_cmd, f"{name}_arguments")(p)
+
+    return add
+
+
 STAGES: list[Stage] = [
     Stage(
         "ingest",
@@ -212,7 +254,7 @@ STAGES: list[Stage] = [
         "duplicates. Writes DIR/documents.parquet and DIR/ingest_report.json.",
         run_ingest,
         "IngestConfig",
-        "configs/ingest.yaml",
+        PROJECT_CONFIG,
     ),
     Stage(
         "label",
@@ -222,7 +264,8 @@ STAGES: list[Stage] = [
         "and annotator agreement.",
         run_label,
         "LabelConfig",
-        "configs/label.yaml",
+        PROJECT_CONFIG,
+        label_arguments,
     ),
     Stage(
         "train",
@@ -231,7 +274,7 @@ STAGES: list[Stage] = [
         "labels.parquet; evaluate on gold test and log the run.",
         run_train,
         "TrainConfig",
-        "configs/train_{task}.yaml",
+        PROJECT_CONFIG,
         train_arguments,
     ),
     Stage(
@@ -242,7 +285,7 @@ STAGES: list[Stage] = [
         "champion on gold test.",
         run_publish,
         "PublishConfig",
-        "configs/publish.yaml",
+        PROJECT_CONFIG,
         publish_arguments,
         inputs=False,
         output=False,
@@ -254,7 +297,7 @@ STAGES: list[Stage] = [
         "resumes after an interruption.",
         run_score,
         "ScoreConfig",
-        "configs/score.yaml",
+        PROJECT_CONFIG,
         score_arguments,
     ),
     Stage(
@@ -267,7 +310,7 @@ STAGES: list[Stage] = [
         "counted and reported, never dropped silently.",
         run_report,
         "ReportConfig",
-        "configs/report.yaml",
+        PROJECT_CONFIG,
         report_arguments,
     ),
     Stage(
@@ -278,5 +321,36 @@ STAGES: list[Stage] = [
         run_flow,
         "RunConfig",
         "configs/run.yaml",
+    ),
+    Stage(
+        "split",
+        "a grouped, stratified train/dev/test split of a gold file",
+        "Split the documents of GOLD into train, dev and test (shares --dev, --test), "
+        "keeping each --group-by group (e.g. source: the outlet) in one split and the "
+        "--stratify label's mix alike in all; writes {train, dev, test: [ids]} to --output, "
+        "the splits.json that label, train and publish read. Gold values are checked "
+        "against the label config's codebook and targets.",
+        _gold_command("split"),
+        "LabelConfig",
+        PROJECT_CONFIG,
+        _gold_arguments("split"),
+        inputs=False,
+        output=False,
+    ),
+    Stage(
+        "gold",
+        "the Label Studio loop: import an export into gold, export tasks to annotate",
+        "gold import EXPORT.json [--into gold.jsonl]: check a Label Studio JSON export "
+        "against the codebook and targets, report what was dropped and why, and merge one "
+        "row per document x annotator into the gold file. gold export --labels DIR "
+        "--output tasks.json [--max-frames K]: the labelled, non-gold documents as Label "
+        "Studio tasks, least certain first, pre-annotated with at most K frames by "
+        "probability, and label_studio_config.xml beside them.",
+        _gold_command("gold"),
+        "LabelConfig",
+        PROJECT_CONFIG,
+        _gold_arguments("gold"),
+        inputs=False,
+        output=False,
     ),
 ]
