@@ -28,8 +28,9 @@ GOLD = "gold/gold.jsonl"
 
 
 class SampleOptions(AdapterOptions):
-    codebook: str = "configs/codebooks/mfc.yaml"
-    stance: str = "configs/stance.yaml"
+    # Built-ins by default, so the adapter reads the same labels from any folder.
+    codebook: str = "mfc"
+    stance: str = "default"
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict]]:
