@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from labeling.codebook import load_codebook, load_stance
+from labeling.gold import read_splits
 from models.base import FitOptions, ModelBundle
 from models.training import TaskData, cross_validated, fit_bundle
 from pipelines import tracking
@@ -163,7 +164,8 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         bundle = fit_with_progress(data, family, cfg, log=_log_step, options=options)
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
-        cv = cross_validated(data, family, getattr(cfg, family), cfg.seed, fitted=bundle)
+        gold = {i for k in ("train", "dev") for i in read_splits(cfg.splits).get(k, [])}
+        cv = cross_validated(data, family, cfg.family_config(), cfg.seed, bundle, gold)
         if cv is not None:  # publish's gate reads it back: models.selection.gate_json
             mlflow.log_metrics(cv.flat_metrics())
             bundle.info["cv"] = cv.to_json()

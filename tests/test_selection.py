@@ -253,3 +253,24 @@ def test_gate_metrics_reads_a_training_runs_logged_cv() -> None:
     assert refused is not None and not refused.passed
     assert "cv macro_f1 0.300" in refused.reason and "trivial reference 0.350" in refused.reason
     assert gate_metrics({"dev_micro_f1": 0.9}, "dev_micro_f1") is None  # never cross-validated
+
+
+def test_training_cv_takes_gold_from_the_split_not_from_weights() -> None:
+    """A weak pair can be as confident as gold (weight 1): the split says which is gold."""
+    from models.training import cross_validated
+
+    gold = corpus(40)
+    weak = corpus(20, seed=5, prefix="w")  # no weights: they would pass for gold
+    train = Examples(
+        gold.ids[:30] + weak.ids,
+        gold.texts[:30] + weak.texts,
+        np.concatenate([gold.y[:30], weak.y]),
+        groups=gold.groups[:30] + weak.groups,
+    )
+    data = TaskData(SPEC, train, gold.subset(range(30, 40)), gold.subset([]))
+    cfg = BaselineConfig(n_jobs=1, cv_report=True, cv_k=3, cv_repeats=1)
+    res = cross_validated(data, "baseline", cfg, 13, gold_docs=set(gold.ids))
+    assert res is not None and sum(f["n_test"] for f in res.folds) == 40
+    assert all(f["n_extra"] > 0 for f in res.folds)
+    leaky = cross_validated(data, "baseline", cfg, 13)  # weights alone: weak pairs score
+    assert leaky is not None and sum(f["n_test"] for f in leaky.folds) == 60
