@@ -86,7 +86,9 @@ def test_cv_folds_become_nested_runs_of_the_training_run(tracking_uri_store) -> 
         groups.append(f"outlet{i % 4}")
     ex = Examples([f"d{i}" for i in range(60)], texts, np.array(y), groups=groups)
     spec = TaskSpec("frames", "multilabel", ["security", "economic"])
-    model = BaselineModel(spec, BaselineConfig(cv_search=True, cv_grid_C=[0.5, 4.0], n_jobs=1))
+    model = BaselineModel(
+        spec, BaselineConfig(cv_search=True, cv_grid_C=[0.5, 4.0], cv_repeats=1, n_jobs=1)
+    )
     model.fit(ex)
     assert len(model.cv_results) == 2 * 4  # GroupKFold over 4 outlets, 2 values of C
     assert all(len(r["held_out"]) == 1 for r in model.cv_results)  # one outlet per fold
