@@ -38,6 +38,7 @@ from models.metrics import (
     task_kind,
 )
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
+from models.selection import gate_metrics
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
 from pipelines.publish_contract import (
@@ -123,8 +124,9 @@ def best_run(task: str, metric: str) -> str:
     return _best_run(task, metric)[0]
 
 
-def _best_run(task: str, metric: str) -> tuple[str, int]:
-    """(the best run's id, how many finished runs with ``metric`` it was chosen from)."""
+def _best_run(task: str, metric: str) -> tuple[str, int, list[str]]:
+    """(the best run's id that passes the trivial gate, how many finished runs with
+    ``metric`` it was chosen from, why each better-ranked run was passed over)."""
     exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[task])
     if exp is None:
         raise PublishError(f"no {task} runs yet: train first (`mediaframe train --task {task}`)")
@@ -137,7 +139,32 @@ def _best_run(task: str, metric: str) -> tuple[str, int]:
     runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise PublishError(f"no finished {task} run with metric {metric!r}")
-    return runs[0].info.run_id, len(runs)
+    skipped = []
+    for r in runs:
+        passed, reason = trivial_gate(r.data.metrics, metric)
+        if passed:
+            return r.info.run_id, len(runs), skipped
+        skipped.append(f"run {r.info.run_id} ({r.info.run_name or '-'}): {reason}")
+    raise PublishError(
+        f"{task}: none of {len(runs)} finished runs is above the trivial reference, so none "
+        f"is published; " + "; ".join(skipped[:3])
+    )
+
+
+def trivial_gate(metrics: dict[str, float], metric: str) -> tuple[bool, str]:
+    """Whether a run may be published at all: its cross-validated score above the trivial
+    reference on the same folds (``models.selection.gate_metrics``); a run without CV
+    figures is held to its selection split's figure against that split's trivial
+    reference. A run with neither figure passes, as runs did before either was logged."""
+    decision = gate_metrics(metrics, metric)
+    if decision is not None:
+        return decision.passed, decision.reason
+    split, _, base = metric.partition("_")
+    value, triv = metrics.get(metric), metrics.get(f"{split}_trivial_{base}")
+    if value is None or triv is None:
+        return True, "no trivial reference logged"
+    verdict = "above" if value > triv else "not above"
+    return value > triv, f"{metric} {value:.3f} is {verdict} the trivial reference {triv:.3f}"
 
 
 def _download_bundle(run_id: str, dest: Path) -> Path:
@@ -261,8 +288,12 @@ def _finished_runs(cfg: PublishConfig, client: MlflowClient):
         if named:
             chosen[task], why[task] = named, f"named (--{task}-run)"
         else:
-            chosen[task], n = _best_run(task, metric)
+            chosen[task], n, skipped = _best_run(task, metric)
             why[task] = f"highest {metric} of {n} finished {task} run{'s' * (n != 1)}"
+            if skipped:
+                why[task] += (
+                    " above the trivial reference (passed over: " + "; ".join(skipped) + ")"
+                )
     fr = client.get_run(chosen["frames"])
     sr = client.get_run(chosen["stance"])
     for r, task in ((fr, "frames"), (sr, "stance")):
