@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from conftest import ROOT
 
 from labeling.codebook import load_codebook
 from labeling.functions import Doc
@@ -56,7 +55,7 @@ def test_hostile_ids_write_nothing_outside_the_cache_and_corpora_sharing_ids_sta
 ) -> None:
     cache_dir = tmp_path / "a" / "b" / "cache"
     cfg = LabelConfig(embedding_cache=str(cache_dir))
-    codebook = load_codebook(ROOT / cfg.codebook)
+    codebook = load_codebook(cfg.codebook)  # a built-in name by default
     ids = ["../../x", "../../../../y", str(tmp_path / "abs"), "d1"]
     first = [
         Doc(i, f"title {n}", f"NATO troops deploy to the border, report {n}.")
