@@ -196,6 +196,9 @@ def test_stance_reads_the_target_sentences(tiny_encoder: str, tmp_path: Path) ->
     assert np.array_equal(f[0, :d], f[1, :d])  # one article ...
     assert not np.allclose(f[0, d:], f[1, d:])  # ... two targets, two inputs
     assert f[0, -1] == 1.0 and m.features(["Prices rose."], ["nato"])[0, -1] == 0.0
+    only = EmbeddingModel(STANCE, cfg(tiny_encoder, pair_article=False))
+    g = only.features([text, text], ["nato", "russia"])
+    assert g.shape[1] == f.shape[1] - d and np.array_equal(g, f[:, d:])  # the target part
     p = m.predict_proba(data.texts, data.targets)
     assert (p.argmax(axis=1) == data.y).mean() > 0.8
     assert np.allclose(p.sum(axis=1), 1)

@@ -28,6 +28,9 @@ class EmbeddingConfig(Strict):
         description="pairs: also pool the sentences that mention the target (mention "
         "marked [[ ]]) and concatenate them with the article's pooling",
     )
+    pair_article: bool = Field(
+        True, description="pairs: include the whole article's pooling (False: the target's only)"
+    )
     C_grid: list[float] = Field(
         default_factory=lambda: [0.01, 0.03, 0.1, 0.3],
         min_length=1,

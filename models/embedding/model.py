@@ -133,12 +133,13 @@ class EmbeddingModel(TextModel):
         def chunks_of(text: str) -> list[str]:
             return pack_chunks(text, enc.count_tokens, cfg.max_tokens, cfg.max_chunks)
 
+        pairs = self.spec.pair and cfg.target_input
+        use_article = not pairs or cfg.pair_article
         memo: dict[str, list[str]] = {}  # stance repeats an article once per target
-        for t in texts:
+        for t in texts if use_article else []:
             if t not in memo:
                 memo[t] = chunks_of(t)
-        art = [memo[t] for t in texts]
-        pairs = self.spec.pair and cfg.target_input
+        art = [memo[t] for t in texts] if use_article else [[] for _ in texts]
         tgt: list[list[str]] = []
         if pairs:
             tg = targets or [None] * len(texts)
@@ -148,7 +149,9 @@ class EmbeddingModel(TextModel):
         vecs = self._embed([c for cs in art + tgt for c in cs])
         rows = []
         for i, cs in enumerate(art):
-            parts = [pool(np.stack([vecs[c] for c in cs]), cfg.pooling, enc.dim)]
+            parts = []
+            if use_article:
+                parts.append(pool(np.stack([vecs[c] for c in cs]), cfg.pooling, enc.dim))
             if pairs:
                 tv = np.stack([vecs[c] for c in tgt[i]]) if tgt[i] else np.zeros((0, enc.dim))
                 parts += [pool(tv, cfg.pooling, enc.dim), np.array([float(bool(tgt[i]))])]
