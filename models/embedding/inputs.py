@@ -85,8 +85,18 @@ class TargetSentences:
         if m is None:
             words = set(re.findall(r"[a-z]{4,}", target.lower()))
             return [s for s in sents if words & set(re.findall(r"[a-z]{4,}", s.lower()))]
+        # One alias search over the whole text (regex aliases are costly to start per
+        # sentence), each hit then given to the sentence whose span holds it.
+        hits = [(h.start(), h.end()) for _, h in m.finditer(text)]
+        if not hits:
+            return []
+        pos = 0
         for s in sents:
-            spans = [(h.start(), h.end()) for _, h in m.finditer(s)]
+            start = text.find(s, pos)
+            if start < 0:  # split_sentences strips: the sentence is always found
+                continue
+            end = pos = start + len(s)
+            spans = [(a - start, b - start) for a, b in hits if start <= a and b <= end]
             if not spans:
                 continue
             marked = s
