@@ -133,7 +133,10 @@ class StaticChunkEncoder(_Digested):
         self.dim = int(self.model.dim)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(x) for x in self.model.tokenize(list(texts))] if texts else []
+        """An estimate (4 tokens per 3 words), not a second tokenization: a static chunk
+        is a mean of token vectors, so where a chunk ends matters far less than for the
+        transformer, and tokenizing each sentence twice was a third of scoring time."""
+        return [-(-4 * len(t.split()) // 3) for t in texts]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
