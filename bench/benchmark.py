@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from models.base import ModelBundle
 from models.data import Examples, TaskSpec
 from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.registry import family_names
+from models.selection import CVPlan, CVResult, cross_validate
 from pipelines import tracking
 from pipelines.atomic import write_text
 from pipelines.config import (
@@ -71,6 +73,27 @@ def model_name(family: str, labels: str) -> str:
     return f"{family}-{labels}"
 
 
+class CVConfig(Strict):
+    """The repeated grouped cross-validation over the training release (``models.selection``)
+    whose mean and spread the JSON's ``cv`` carries beside the fixed split's figure."""
+
+    enabled: bool = True
+    families: list[str] = Field(
+        default_factory=lambda: ["baseline"],
+        description="the families cross-validated; add transformer for its (costly) 3-fold pass",
+    )
+    k: int = Field(5, ge=2, description="folds per repeat")
+    repeats: int = Field(3, ge=1, description="repeats, each its own shuffle")
+    transformer_k: int = Field(3, ge=2, description="a fine-tuned family's budget: folds")
+    transformer_repeats: int = Field(1, ge=1, description="... and repeats (one pass)")
+    tune_fraction: float = Field(0.2, ge=0, lt=1, description="of each training fold, to tune")
+
+    def plan(self, family: str, seed: int) -> CVPlan:
+        if family == "transformer":
+            return CVPlan(self.transformer_k, self.transformer_repeats, seed)
+        return CVPlan(self.k, self.repeats, seed)
+
+
 class BenchConfig(Strict):
     """``configs/bench/<dataset>.yaml``: the training sections plus the split and adapter."""
 
@@ -86,6 +109,7 @@ class BenchConfig(Strict):
     embedding: EmbeddingConfig = EmbeddingConfig()
     static: StaticConfig = StaticConfig()
     weak: WeakConfig = WeakConfig()
+    cv: CVConfig = CVConfig()
 
     def train_config(self, spec: TaskSpec) -> TrainConfig:
         """The training stage's config for this run: same sections, same seed."""
@@ -199,6 +223,8 @@ def load_data(
     extra training examples; a run that cannot use weak labels fails here, before work."""
     data = adapter.load(data_dir, test_dir, opts, cfg.dev_fraction, cfg.seed)
     data.train = subsample(data.train, data.spec, cfg.subsample, cfg.seed)
+    dev_sets = list(data.scored.values()) if data.split == "dev" else []
+    data.cv_pool = concat_examples([data.train, data.tuning, *dev_sets])
     n_items = len(data.train)
     data.train = adapter.extra_train(data.train, data_dir, opts, family)
     if len(data.train) > n_items:  # n_train counts examples; say how many were extra
@@ -279,6 +305,100 @@ def score(
     return evals, predict_seconds
 
 
+def cross_validation(
+    adapter: Adapter,
+    data: BenchData,
+    data_dir: Path,
+    family: str,
+    labels: str,
+    cfg: BenchConfig,
+) -> CVResult | None:
+    """Repeated grouped CV of this (family, labels) over the training release's gold
+    (``data.cv_pool``), scored with the dataset's own metrics, the trivial reference on
+    the same folds. Weak labels only ever train: ``weak`` swaps each training fold's and
+    tuning cut's labels for the label model's, ``weak+gold`` adds the weakly labelled
+    unlabelled texts; the scoring folds keep their gold."""
+    if not cfg.cv.enabled or family not in cfg.cv.families or data.cv_pool is None:
+        return None
+    pool, spec = data.cv_pool, data.spec
+    weak_of: dict[str, int] = {}
+    weak_pool: Examples | None = None
+    extra: Examples | None = None
+    if labels != "gold":
+        unl = unlabeled_examples(data_dir, cfg.weak.unlabeled, spec)
+        if labels == "weak":
+            weak_pool = weak_examples(pool, spec, cfg.weak)
+            weak_of = {i: j for j, i in enumerate(weak_pool.ids)}
+        if len(unl):
+            extra = weak_examples(unl, spec, cfg.weak)
+    tcfg = cfg.train_config(spec)
+    opts = adapter.options(cfg.adapter)
+
+    def relabel(ex: Examples) -> Examples:
+        if weak_pool is None or not len(ex):
+            return ex
+        return weak_pool.subset([weak_of[i] for i in ex.ids])
+
+    def fit(train: Examples, tune: Examples) -> ModelBundle:
+        gold_ids = {i for i in train.ids if i in weak_of} if weak_pool is not None else set()
+        if weak_pool is not None:  # the pool's items, relabelled; the extras already are
+            own = [k for k, i in enumerate(train.ids) if i in gold_ids]
+            rest = [k for k, i in enumerate(train.ids) if i not in gold_ids]
+            parts = [relabel(train.subset(own))] + ([train.subset(rest)] if rest else [])
+            train = _same_fields(parts)
+            tune = relabel(tune)
+        train = adapter.extra_train(train, data_dir, opts, family)
+        bd = BenchData(spec, train, tune, {}, data.split)
+        return adapter.fit(bd, family, tcfg)
+
+    refs: dict[str, float] = {}
+
+    def score(bundle: ModelBundle, test: Examples, train: Examples) -> dict[str, float]:
+        bd = BenchData(spec, train, test, {"": test}, data.split)
+        probs = bundle.predict_proba(test.texts, test.targets)
+        with warnings.catch_warnings():  # a fold lacks some labels: NaN, counted as 0
+            warnings.simplefilter("ignore")
+            ev = adapter.evaluate(bundle, bd, "", probs, 0, cfg.seed)
+        refs.clear()
+        refs.update({m: float(ev.reference.get(m, math.nan)) for m in adapter.metrics})
+        return {m: float(ev.metrics.get(m, math.nan)) for m in adapter.metrics}
+
+    return cross_validate(
+        pool,
+        spec,
+        fit,
+        score,
+        trivial=lambda _train, _test: dict(refs),  # the evaluation's own, same fold
+        plan=cfg.cv.plan(family, cfg.seed),
+        extra=extra,
+        tune_fraction=cfg.cv.tune_fraction,
+        metrics=cv_metrics(adapter),
+    )
+
+
+def cv_metrics(adapter: Adapter) -> tuple[str, ...]:
+    """The dataset's metrics, the primary one's base name first (newsmtsc's
+    ``macro_f1_rw`` is ``macro_f1`` on one set)."""
+    base = next((m for m in adapter.metrics if adapter.primary_metric.startswith(m)), None)
+    first = base or adapter.metrics[0]
+    return (first, *[m for m in adapter.metrics if m != first])
+
+
+def _same_fields(parts: list[Examples]) -> Examples:
+    """Concatenate examples whose optional fields may differ (weights, groups)."""
+    parts = [p for p in parts if len(p)]
+    if len(parts) == 1:
+        return parts[0]
+    if any(p.weights is not None for p in parts):
+        parts = [
+            p
+            if p.weights is not None
+            else Examples(p.ids, p.texts, p.y, p.targets, np.ones(len(p)), p.groups)
+            for p in parts
+        ]
+    return concat_examples(parts)
+
+
 @dataclass
 class Run:
     """What one benchmark run is: the names its result, run and file are keyed by."""
@@ -302,8 +422,10 @@ def summarize(
     evals: dict[str, Evaluation],
     predict_seconds: float,
     load_start: float,
+    cv: CVResult | None = None,
 ) -> dict[str, Any]:
-    """The JSON result; its keys are those of every earlier result in bench/results."""
+    """The JSON result; its keys are those of every earlier result in bench/results, and
+    ``cv`` (k, repeats, mean, sd per metric, the trivial's and the folds) when run."""
     metrics, ci, trivial = adapter.summarize(evals)
     return {
         "dataset": run.dataset,
@@ -335,6 +457,7 @@ def summarize(
         },
         "config": cfg.model_dump(mode="json"),
         **({"notes": data.notes} if data.notes else {}),
+        **({"cv": {**cv.to_json(), "n": len(data.cv_pool or [])}} if cv is not None else {}),
     }
 
 
@@ -373,6 +496,8 @@ def log_result(result: dict[str, Any], evals: dict[str, Evaluation]) -> None:
             "train_seconds": result["train_seconds"],
             "predict_seconds": result["predict_seconds"],
             "peak_rss_mb": result["peak_rss_mb"],
+            **{f"cv_mean_{k}": v for k, v in result.get("cv", {}).get("mean", {}).items()},
+            **{f"cv_sd_{k}": v for k, v in result.get("cv", {}).get("sd", {}).items()},
         }
     )
     for name, ev in evals.items():
@@ -416,7 +541,8 @@ def run_benchmark(
             mlflow.set_tag("mediaframe.config_path", config_path)
         fit = train(adapter, data, data_path, family, labels, cfg)
         evals, predict_seconds = score(adapter, fit.bundle, data, cfg)
-        result = summarize(run, adapter, data, cfg, fit, evals, predict_seconds, load_start)
+        cv = cross_validation(adapter, data, data_path, family, labels, cfg)
+        result = summarize(run, adapter, data, cfg, fit, evals, predict_seconds, load_start, cv)
         result["run_id"] = mlrun.info.run_id
         log_result(result, evals)
     out = Path(output) if output else RESULTS_DIR / f"quality-{name}.json"
@@ -430,16 +556,22 @@ def format_table(result: dict[str, Any]) -> str:
     import pandas as pd
 
     rows = []
+    cv = result.get("cv")
     for k, v in result["metrics"].items():
         lo_hi = result["ci95"].get(k)
-        rows.append(
-            {
-                "metric": k + (" (primary)" if k == result["primary_metric"] else ""),
-                result["model"]: round(v, 4),
-                "ci95": f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else "",
-                "trivial": round(result["trivial"][k], 4) if k in result["trivial"] else "",
-            }
-        )
+        row = {
+            "metric": k + (" (primary)" if k == result["primary_metric"] else ""),
+            result["model"]: round(v, 4),
+            "ci95": f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else "",
+            "trivial": round(result["trivial"][k], 4) if k in result["trivial"] else "",
+        }
+        if cv:
+            base = next((m for m in cv["mean"] if k == m or k.startswith(f"{m}_")), None)
+            row[f"cv {cv['k']}x{cv['repeats']} mean ± sd"] = (
+                f"{cv['mean'][base]:.4f} ± {cv['sd'][base]:.4f}" if base else ""
+            )
+            row["cv trivial"] = round(cv["trivial"]["mean"][base], 4) if base else ""
+        rows.append(row)
     extra = result.get("notes", {}).get("extra_train_examples", 0)
     n_train = f"{result['n_train']}" + (
         f" ({result['n_train'] - extra} + {extra} extra)" if extra else ""

@@ -69,7 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         metavar="FILE.json",
-        help="result JSON (default bench/results/quality-DATASET-MODEL-SPLIT.json)",
+        help="result JSON (default bench/results/quality-DATASET-MODEL-SPLIT.json; with "
+        "--curve bench/results/curve-DATASET-MODEL-SPLIT.json, the plot beside it as .png)",
+    )
+    parser.add_argument(
+        "--curve",
+        metavar="N,N,...,all",
+        help="a learning curve instead of one run: train on N gold documents (3 seeded "
+        "draws each, the tuning cut included in N) for each budget, e.g. 25,50,100,200,all; "
+        "scored on the same split as a plain run",
     )
 
 
@@ -100,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.data_dir).is_dir():
             raise FileNotFoundError(f"--data-dir {args.data_dir}: not a directory")
         tracking.configure(args.tracking_uri)
+        if args.curve:
+            return _curve(args, family, labels, bcfg, opts)
         res = run_benchmark(
             args.dataset,
             args.data_dir,
@@ -121,6 +131,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(format_table(res))
     print(f"written: {res['output']}  (MLflow run {res['run_id']})")
+    return 0
+
+
+def _curve(args: argparse.Namespace, family: str, labels: str, bcfg, opts) -> int:
+    """``--curve``: every budget and draw, then the table; errors reach ``run``'s handler."""
+    from bench.curve import format_curve, parse_points, run_curve
+
+    points = parse_points(args.curve)
+    res = run_curve(
+        args.dataset, args.data_dir, points, args.test_dir, family, labels, bcfg, opts, args.output
+    )
+    print(format_curve(res["summary"], res, res["trivial"]))
+    print(f"written: {res['output']} and {res['plot']}  (MLflow run {res['run_id']})")
     return 0
 
 

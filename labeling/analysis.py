@@ -7,6 +7,8 @@ about the same thing.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -71,6 +73,12 @@ def plot_summary(table: pd.DataFrame, path: str) -> None:
 
     t = table.sort_values("coverage")
     h = max(3.0, 0.16 * len(t))
+    # Function names come from user codebooks: a `$` in one must print, not parse as math.
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        _draw_summary(plt, t, h, path)
+
+
+def _draw_summary(plt: Any, t: pd.DataFrame, h: float, path: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, h), sharey=True)
     labels = [f"{f}" for f in t["function"]]
     axes[0].barh(labels, t["coverage"], color="#4C72B0")

@@ -308,7 +308,45 @@ class Codebook:
         }
 
 
+# Built-in codebooks and stance targets ship inside the package, so a project outside the
+# repository names them (``codebook: mfc``, ``stance: default``) without copying configs/.
+BUILTIN_DIRS = {
+    "codebook": Path(__file__).parent / "codebooks",
+    "stance": Path(__file__).parent / "targets",
+}
+BUILTIN_PREFIX = "builtin:"
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def builtin_names(kind: str) -> list[str]:
+    """The built-ins of ``kind`` ("codebook" or "stance"), e.g. ``['generic', 'mfc']``."""
+    return sorted(p.stem for p in BUILTIN_DIRS[kind].glob("*.yaml"))
+
+
+def is_builtin_ref(value: str) -> bool:
+    """A ``builtin:NAME`` or a bare name (no folder, no suffix): never a path to resolve."""
+    name = value[len(BUILTIN_PREFIX) :] if value.startswith(BUILTIN_PREFIX) else value
+    return bool(_NAME.fullmatch(name))
+
+
+def resolve_ref(ref: str | Path, kind: str) -> Path:
+    """The file that ``ref`` names: a built-in for ``builtin:NAME`` or a bare NAME, else the
+    path itself. An unknown built-in fails here, listing the ones that exist."""
+    text = str(ref)
+    if isinstance(ref, Path) or not is_builtin_ref(text):
+        return Path(ref)
+    name = text.removeprefix(BUILTIN_PREFIX)
+    path = BUILTIN_DIRS[kind] / f"{name}.yaml"
+    if not path.is_file():
+        if not text.startswith(BUILTIN_PREFIX) and Path(text).is_file():
+            return Path(text)  # a file that happens to have no suffix
+        known = ", ".join(builtin_names(kind))
+        raise CodebookError(f"{text}: no built-in {kind} {name!r} (built-in: {known})")
+    return path
+
+
 def load_codebook(path: str | Path) -> Codebook:
+    path = resolve_ref(path, "codebook")
     data = _load_yaml(path)
     frames: dict[str, Frame] = {}
     for key, spec, where in _keyed_section(data, "frames", "frame", str(path)):
@@ -324,7 +362,7 @@ def load_codebook(path: str | Path) -> Codebook:
             label=str(spec.get("label", key.replace("_", " ").capitalize())),
             definition=str(spec.get("definition", "")).strip(),
             cues=[str(c) for c in cues],
-            questions=[str(q) for q in spec.get("questions", [])],
+            questions=[str(q) for q in _phrases(spec.get("questions"), f"{where}: questions")],
         )
     return Codebook(
         name=str(data.get("name", Path(path).stem)),
@@ -372,21 +410,42 @@ class StanceSpec:
 
 
 def load_stance(path: str | Path) -> StanceSpec:
+    path = resolve_ref(path, "stance")
     data = _load_yaml(path)
     return stance_from_dict(data, str(path))
+
+
+def _phrases(value: Any, where: str) -> list[Any]:
+    """A list of phrases (strings, or numbers YAML typed): anything else names the key."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
+        raise CodebookError(f"{where}: must be a list of phrases (got {type(value).__name__})")
+    return value
 
 
 def stance_from_dict(data: dict[str, Any], path: str) -> StanceSpec:
     targets: dict[str, Target] = {}
     for key, spec, where in _keyed_section(data, "targets", "target", path):
-        aliases = (spec or {}).get("aliases") or []
+        if spec is not None and not isinstance(spec, dict):
+            raise CodebookError(f"{where}: must be a mapping with name and aliases")
+        aliases = _phrases((spec or {}).get("aliases"), f"{where}: aliases")
         if not aliases:
             raise CodebookError(f"{where}: needs at least one alias")
         for a in aliases:
             cue_to_regex(a, where)
         targets[key] = Target(key, str(spec.get("name", key)), [str(a) for a in aliases])
     cues = data.get("cues") or {}
-    labels = [str(x) for x in data.get("labels", ["favor", "against", "neutral"])]
+    if not isinstance(cues, dict):
+        raise CodebookError(f"{path}: 'cues' must be a mapping of favor, against, ... lists")
+    cues = dict(cues)  # the caller's dict (a run's recorded spec) stays as it was
+    for name in ("favor", "against", "negations", "reporting_verbs"):
+        cues[name] = _phrases(cues.get(name), f"{path}: cues.{name}")
+    labels = _phrases(data.get("labels", ["favor", "against", "neutral"]), f"{path}: labels")
+    labels = [str(x) for x in labels]
+    window = data.get("window", 1)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+        raise CodebookError(f"{path}: 'window' must be a whole number of sentences >= 0")
     if "not_mentioned" in labels:
         raise CodebookError(f"{path}: 'not_mentioned' is decided by rule; do not list it")
     spec = StanceSpec(
@@ -397,7 +456,7 @@ def stance_from_dict(data: dict[str, Any], path: str) -> StanceSpec:
         against_cues=[str(c) for c in cues.get("against", [])],
         negations=[str(c) for c in cues.get("negations", [])],
         reporting_verbs=[str(c) for c in cues.get("reporting_verbs", [])],
-        window=int(data.get("window", 1)),
+        window=window,
     )
     for name in ("favor", "against"):
         for cue in cues.get(name, []):

@@ -14,7 +14,11 @@ from typing import IO, Any
 import numpy as np
 
 from labeling.functions import Doc
-from labeling.gold import STANCE_VALUES, Annotation
+from labeling.gold import STANCE_VALUES, Annotation, GoldError, Rejection
+
+# Frames a pre-annotation proposes at most (by probability): annotators check a few
+# proposed frames; ten of fifteen is a pre-annotation to undo.
+DEFAULT_MAX_FRAMES = 3
 
 
 def _choices(result: list[dict[str, Any]], name: str) -> list[str]:
@@ -24,35 +28,95 @@ def _choices(result: list[dict[str, Any]], name: str) -> list[str]:
     return []
 
 
-def from_label_studio(path: str | Path, targets: list[str]) -> list[Annotation]:
-    """Read a Label Studio JSON export made with :func:`label_studio_config`."""
-    tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-    out: list[Annotation] = []
-    for task in tasks:
-        doc_id = str(task.get("data", {}).get("id", task.get("id")))
-        for ann in task.get("annotations", []):
+def _who(ann: dict[str, Any]) -> str | None:
+    """The annotator of an exported annotation: ``completed_by`` is a user id, or (in
+    newer exports) the user as an object with ``email`` and ``id``."""
+    who = ann.get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("id")
+    return None if who in (None, "") else str(who)
+
+
+def read_export(path: str | Path) -> tuple[list[Annotation], list[Rejection]]:
+    """Every annotation of a Label Studio JSON export, and each one dropped, with why.
+
+    Dropped: a task without ``data.id`` (the document id :func:`to_label_studio`
+    writes), a cancelled (skipped) annotation, one with no annotator or no choice at
+    all, and an older annotation by the same annotator of the same task (the latest,
+    by ``updated_at``, wins). ``line`` is the task's position in the export. Label
+    values are returned as written; ``labeling.gold.check_rows`` matches them.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise GoldError(f"{p}: Label Studio export not found")
+    try:
+        tasks = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise GoldError(f"{p}: line {exc.lineno}: not JSON: {exc.msg}") from None
+    if not isinstance(tasks, list):
+        raise GoldError(f"{p}: not a Label Studio JSON export (a list of tasks)")
+    out: dict[tuple[str, str], tuple[str, Annotation]] = {}
+    dropped: list[Rejection] = []
+
+    def drop(n: int, fld: str, msg: str, doc: str | None = None, who: str | None = None) -> None:
+        dropped.append(Rejection(str(p), n, fld, msg, doc, who, "task"))
+
+    for n, task in enumerate(tasks, 1):
+        data = task.get("data") if isinstance(task, dict) else None
+        if not isinstance(data, dict) or data.get("id") in (None, ""):
+            drop(n, "data.id", "no document id (tasks come from `mediaframe gold export`)")
+            continue
+        doc = str(data["id"])
+        anns = task.get("annotations") or []
+        if not anns:
+            drop(n, "annotations", "not annotated", doc)
+        for ann in anns:
+            who = _who(ann)
             if ann.get("was_cancelled"):
+                drop(n, "was_cancelled", "skipped by the annotator", doc, who)
                 continue
-            who = ann.get("completed_by")
-            if isinstance(who, dict):
-                who = who.get("email") or who.get("id")
-            res = ann.get("result", [])
+            if who is None:
+                drop(n, "completed_by", "no annotator", doc)
+                continue
+            res = [r for r in ann.get("result") or [] if r.get("type", "choices") == "choices"]
+            if not any(r.get("value", {}).get("choices") for r in res):
+                drop(n, "result", "no choice made", doc, who)
+                continue
             primary = _choices(res, "primary_frame")
-            stance = {}
-            for t in targets:
-                ch = _choices(res, f"stance_{t}")
-                if ch:
-                    stance[t] = ch[0]
-            out.append(
-                Annotation(
-                    doc_id,
-                    str(who),
-                    _choices(res, "frames"),
-                    primary[0] if primary else None,
-                    stance,
-                )
+            stance = {
+                str(r["from_name"]).removeprefix("stance_"): r["value"]["choices"][0]
+                for r in res
+                if str(r.get("from_name", "")).startswith("stance_")
+                and r.get("value", {}).get("choices")
+            }
+            row = Annotation(
+                doc, who, _choices(res, "frames"), primary[0] if primary else None, stance, n
             )
-    return out
+            stamp = str(ann.get("updated_at") or ann.get("created_at") or "")
+            key = (doc, who)
+            if key in out:
+                older, newer = sorted([out[key], (stamp, row)], key=lambda x: x[0])
+                out[key] = newer
+                drop(
+                    n,
+                    "annotations",
+                    f"older annotation by the same annotator ({older[0]})",
+                    doc,
+                    who,
+                )
+            else:
+                out[key] = (stamp, row)
+    return [row for _, row in out.values()], dropped
+
+
+def from_label_studio(path: str | Path, targets: list[str] | None = None) -> list[Annotation]:
+    """The annotations of a Label Studio JSON export (see :func:`read_export`);
+    ``targets``, if given, keeps only their stance."""
+    rows, _ = read_export(path)
+    if targets is not None:
+        for r in rows:
+            r.stance = {t: v for t, v in r.stance.items() if t in targets}
+    return rows
 
 
 def label_studio_config(frames: list[str], targets: dict[str, str]) -> str:
@@ -85,14 +149,32 @@ def to_label_studio(labels: list[dict[str, Any]], targets: list[str], model: str
     ]
 
 
-def label_studio_task(row: dict[str, Any], targets: list[str], model: str) -> dict:
+def top_frames(row: dict[str, Any], max_frames: int | None) -> list[str]:
+    """The row's frames, at most ``max_frames`` of them by probability (``frame_probs``),
+    the primary frame always among them: a pre-annotation of ten frames is one the
+    annotator has to undo, not check."""
+    frames = list(row.get("frames") or [])
+    if not max_frames or len(frames) <= max_frames:
+        return frames
+    probs = row.get("frame_probs") or {}
+    ranked = sorted(frames, key=lambda f: -float(probs.get(f, 0.0)))
+    primary = row.get("primary_frame")
+    keep = ranked[:max_frames]
+    if primary in frames and primary not in keep:
+        keep = [primary, *ranked[: max_frames - 1]]
+    return [f for f in frames if f in keep]
+
+
+def label_studio_task(
+    row: dict[str, Any], targets: list[str], model: str, max_frames: int | None = None
+) -> dict:
     """One task of ``to_label_studio``: the document and its pre-annotation."""
     result = [
         {
             "from_name": "frames",
             "to_name": "text",
             "type": "choices",
-            "value": {"choices": list(row.get("frames") or [])},
+            "value": {"choices": top_frames(row, max_frames)},
         },
         {
             "from_name": "primary_frame",
@@ -131,8 +213,9 @@ class TaskFile:
     the same bytes as ``json.dumps(to_label_studio(...), ensure_ascii=False, indent=1)``.
     """
 
-    def __init__(self, targets: list[str], spool: IO[bytes]) -> None:
+    def __init__(self, targets: list[str], spool: IO[bytes], max_frames: int | None = None) -> None:
         self.targets = targets
+        self.max_frames = max_frames  # see top_frames
         self.model: str | None = None
         self.fh = spool  # a binary temporary file
         self.offset = array("q")
@@ -153,10 +236,13 @@ class TaskFile:
                 "title": doc.title,
                 "text": doc.text,
                 "frames": row["frames"],
+                "frame_probs": row["frame_probs"],
                 "primary_frame": row["primary_frame"],
                 "uncertainty": uncertainty,
             }
-            task = label_studio_task(todo, self.targets, self.model or "label-model")
+            task = label_studio_task(
+                todo, self.targets, self.model or "label-model", self.max_frames
+            )
             # one list item at indent level 1: "[\n " + item + "\n]"
             data = json.dumps([task], ensure_ascii=False, indent=1)[3:-2].encode("utf-8")
             self.offset.append(self.fh.tell())

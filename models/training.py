@@ -7,6 +7,7 @@ is the model a user would train.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from models.config import Strict
 from models.data import Examples, TaskSpec
 from models.metrics import multiclass_metrics, multilabel_metrics, selection_metric, tune_thresholds
 from models.registry import get_family
+from models.selection import CVPlan, CVResult, cross_validate, join_examples
 
 
 @dataclass
@@ -75,3 +77,76 @@ def selection_score(bundle: ModelBundle, data: TaskData, split: str = "dev") -> 
         pred_labels = [labels[i] for i in probs.argmax(axis=1)]
         value = multiclass_metrics(truth, pred_labels, labels, warn=False)[metric]
     return f"{split}_{metric}", float(value)
+
+
+def trained_params(bundle: ModelBundle, family_cfg: Strict) -> dict[str, Any]:
+    """The family's hyper-parameters as the model was trained, for the run's params.
+
+    The config, with each value a search chose in place of the configured one: a family
+    that searches ``key`` leaves its choice on the model as ``best_<key>`` (the baseline's
+    CV search, ``best_C``), while the searched grid stays a param of its own. Early
+    stopping adds the epoch it kept (``best_epoch`` of ``epochs_run``, picked by
+    ``epoch_criterion``), and the int8/fp32 check the inference mode it chose, so what a
+    run says it is matches the bundle it saved.
+    """
+    model = bundle.model
+    params = family_cfg.model_dump()
+    for key in list(params):
+        chosen = getattr(model, f"best_{key}", None)
+        if chosen is not None:
+            params[key] = chosen
+    best_epoch = getattr(model, "best_epoch", None)
+    if best_epoch:
+        params["best_epoch"] = int(best_epoch)
+        params["epochs_run"] = len(getattr(model, "history", []) or [])
+        params["epoch_criterion"] = getattr(model, "epoch_criterion", "")
+    inference = bundle.info.get("inference")
+    if inference:
+        params["inference"] = inference["mode"]
+    return params
+
+
+def cross_validated(
+    data: TaskData,
+    family: str,
+    family_cfg: Strict,
+    seed: int,
+    fitted: ModelBundle | None = None,
+    gold_docs: set[str] | None = None,
+) -> CVResult | None:
+    """Repeated grouped CV (``models.selection``) of this family and config over gold
+    train + dev, the gold test split untouched; None unless the family's config asks for
+    it (``cv_report``, with ``cv_k`` x ``cv_repeats`` folds).
+
+    ``gold_docs`` names the gold documents (the split's train and dev ids; a pair's id is
+    ``doc:target``); the other items are weakly labelled extras that may join a training
+    fold but never score. Without it, gold is what weighs 1 (weak items carry the label
+    model's confidence, which can also reach 1: pass ``gold_docs`` where it can). A search the
+    fitted model already ran (the baseline's C) is not rerun per fold: its choice is used.
+    """
+    if not getattr(family_cfg, "cv_report", False):
+        return None
+    pool = join_examples(data.train, data.dev)
+    if gold_docs is not None:
+        is_gold = np.asarray([i.split(":", 1)[0] in gold_docs for i in pool.ids], dtype=bool)
+    else:
+        w = pool.weights if pool.weights is not None else np.ones(len(pool))
+        is_gold = w >= 1.0
+    gold_idx, weak_idx = np.nonzero(is_gold)[0], np.nonzero(~is_gold)[0]
+    update = {"cv_search": False} if getattr(family_cfg, "cv_search", False) else {}
+    best_c = getattr(fitted.model, "best_C", None) if fitted is not None else None
+    if update and best_c is not None:
+        update["C"] = float(best_c)
+    fold_cfg = family_cfg.model_copy(update=update) if update else family_cfg
+
+    def fit(train: Examples, tune: Examples) -> ModelBundle:
+        return fit_bundle(TaskData(data.spec, train, tune, tune.subset([])), family, fold_cfg, seed)
+
+    plan = CVPlan(getattr(family_cfg, "cv_k", 5), getattr(family_cfg, "cv_repeats", 3), seed)
+    return cross_validate(
+        pool.subset(gold_idx),
+        data.spec,
+        fit,
+        plan=plan,
+        extra=pool.subset(weak_idx) if len(weak_idx) else None,
+    )

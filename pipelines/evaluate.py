@@ -271,10 +271,13 @@ def html_report(title: str, sections: list[tuple[str, Any]]) -> str:
     """A self-contained HTML page: tables inline, figures as base64 PNG."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em;"
-        "max-width:1100px}}table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px "
-        "solid #ccc;padding:3px 6px}}th{{background:#f3f3f3}}img{{max-width:100%}}</style>"
-        "</head><body>",
+        f"<title>{html.escape(title)}</title>",
+        # Plain strings, not f-strings: doubled braces here once reached the browser as
+        # `}}table{{`, which voided every rule after the first.
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse;font-size:13px}"
+        "td,th{border:1px solid #ccc;padding:3px 6px}th{background:#f3f3f3}"
+        "img{max-width:100%}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     for heading, content in sections:

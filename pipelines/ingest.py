@@ -24,6 +24,7 @@ import pandas as pd
 from pipelines.atomic import atomic_path, write_text
 from pipelines.boilerplate import RecurringLines
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
+from pipelines.columns import note_unmapped
 from pipelines.config import IngestConfig
 from pipelines.dedup import NearDuplicateIndex
 from pipelines.inputs import list_inputs
@@ -145,6 +146,7 @@ def read_structured(path: Path, cfg: IngestConfig, report: IngestReport) -> Iter
                     f"{path}: text column {cols.text!r} not found; columns are "
                     f"{sorted(map(str, row))}. Map it with --set columns.text=NAME"
                 )
+            note_unmapped(str(path), row, cols.model_dump())  # pipelines.columns
             checked = True
         text = _cell(row, cols.text)
         if not isinstance(text, str):
@@ -252,10 +254,17 @@ def _read_html(path: Path, html: str, report: IngestReport) -> Iterator[RawDoc]:
 
 # ----------------------------------------------------------------------------- main
 def iter_documents(
-    inputs: list[str | Path], cfg: IngestConfig, report: IngestReport
+    inputs: list[str | Path],
+    cfg: IngestConfig,
+    report: IngestReport,
+    output: str | Path | None = None,
 ) -> Iterator[dict[str, Any]]:
     cleaner = Cleaner(cfg.chrome_patterns)
-    files = list_inputs(inputs, cfg.file_extensions, "ingest input", error=IngestError)
+    # An output folder inside an input folder is left out (and counted): its
+    # documents.parquet read back would be this corpus again.
+    files = list_inputs(
+        inputs, cfg.file_extensions, "ingest input", error=IngestError, exclude=output
+    )
     report.files = [str(f) for f in files]
     seen_ids: set[str] = set()
     near = NearDuplicateIndex(
@@ -367,7 +376,7 @@ def ingest(inputs: list[str | Path], output: str | Path, cfg: IngestConfig) -> I
     out = Path(output)
     report = IngestReport()
     report.documents_out = write_documents(
-        iter_documents(inputs, cfg, report), out / "documents.parquet"
+        iter_documents(inputs, cfg, report, out), out / "documents.parquet"
     )
     write_text(json.dumps(report.to_json(), indent=2), out / "ingest_report.json")
     return report

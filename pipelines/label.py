@@ -28,14 +28,16 @@ from labeling.agreement import agreement
 from labeling.analysis import label_coverage, lf_summary, plot_summary
 from labeling.codebook import Codebook, StanceSpec, load_codebook, load_stance
 from labeling.functions import Doc
-from labeling.gold import Annotation, apply_gold, read_jsonl, read_splits, validate
+from labeling.gold import Annotation, Vocabulary, apply_gold
 from labeling.schema import arrow_schema
 from labeling.stream import CorpusVotes, LabelDistribution, Pairs, collect_votes, label_rows
 from labeling.studio import TaskFile, label_studio_config
 from labeling.weak import VoteMatrix, WeakLabeler
 from pipelines import tracking
 from pipelines.atomic import atomic_path
+from pipelines.columns import LABEL_COLUMNS, note_unmapped
 from pipelines.config import LabelConfig
+from pipelines.gold_io import GoldInputs, load_gold_inputs
 from pipelines.label_input import LabelInput
 from pipelines.label_scores import LabelModelChoice, choose_label_models, mention_quality
 from pipelines.progress import progress
@@ -69,19 +71,17 @@ def make_similarity(cfg: LabelConfig, codebook: Codebook):
 
 
 def load_gold(
-    path: str | None,
-    codebook: Codebook,
-    stance: StanceSpec,
-    doc_ids: set[str],
-    problems_out: list[str],
-) -> dict[str, Annotation]:
-    if not path or not Path(path).exists():
-        return {}
-    rows = read_jsonl(path)
-    probs = validate(rows, codebook.keys, list(stance.targets), doc_ids, where=str(path))
-    problems_out.extend(probs.lines())
-    bad = {line.split("id=")[1].split(",")[0] for line in probs.lines() if "id=" in line}
-    return {r.id: r for r in rows if r.id in doc_ids and r.id not in bad}
+    cfg: LabelConfig, codebook: Codebook, stance: StanceSpec, allow_bad_gold: bool = False
+) -> GoldInputs:
+    """The gold, annotation and splits files of ``cfg``, checked before any work (loud:
+    see ``pipelines.gold_io``); label values are matched to the codebook's frames and
+    the stance targets' names and aliases before any is rejected. Without gold the split
+    has nothing to keep apart, so it is not read (the project config's default may name
+    a file a new corpus does not have yet)."""
+    splits = cfg.splits if cfg.gold or cfg.annotations else None
+    return load_gold_inputs(
+        Vocabulary.of(codebook, stance), cfg.gold, cfg.annotations, splits, allow_bad_gold
+    )
 
 
 def _lf_progress(docs: Iterable[Doc]) -> Iterable[Doc]:
@@ -89,17 +89,19 @@ def _lf_progress(docs: Iterable[Doc]) -> Iterable[Doc]:
     return progress(docs, desc="labeling functions", unit="doc")
 
 
-def _eval_ids(cfg: LabelConfig, gold: dict[str, Annotation]) -> set[str]:
+def _eval_ids(inputs: GoldInputs, gold: dict[str, Annotation]) -> set[str]:
     """The gold documents the label models are scored on: the dev split's, if any."""
-    if cfg.splits and Path(cfg.splits).exists() and gold:
-        return set(read_splits(cfg.splits)["dev"]) & set(gold) or set(gold)
+    if inputs.splits and gold:
+        return set(inputs.splits["dev"]) & set(gold) or set(gold)
     return set(gold)
 
 
-def _jsonl_ids(path: str | None) -> set[str]:
-    if not path or not Path(path).exists():
-        return set()
-    return {r.id for r in read_jsonl(path)}
+def _present(inp: LabelInput, wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` are ids in the documents file: one read of the id column."""
+    found: set[str] = set()
+    for chunk in inp.file.chunks(inp.size, ["id"]):
+        found.update(x for x in chunk["id"].map(str) if x in wanted)
+    return found
 
 
 def _write_labels(
@@ -147,19 +149,23 @@ def _write_labels(
 
 
 def _annotator_agreement(
-    cfg: LabelConfig, codebook: Codebook, targets: list[str], ids: set[str], problems: list[str]
+    inputs: GoldInputs, codebook: Codebook, targets: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Agreement between annotators and their disagreements, if there are annotations."""
-    if not cfg.annotations or not Path(cfg.annotations).exists():
+    """Agreement between annotators and their disagreements: over the annotations file,
+    or, without one, over the gold file's own rows when some document has two."""
+    rows = inputs.annotations or inputs.gold_rows
+    if not rows or len({(r.id, r.annotator) for r in rows}) == len({r.id for r in rows}):
         return None
-    ann = read_jsonl(cfg.annotations)
-    problems.extend(validate(ann, codebook.keys, targets, ids, str(cfg.annotations)).lines())
-    rep = agreement(ann, codebook.keys, targets)
+    rep = agreement(rows, codebook.keys, targets)
     return rep.table, rep.disagreements
 
 
 def run_label(
-    documents: str | Path, output: str | Path, cfg: LabelConfig, chunk_size: int = CHUNK
+    documents: str | Path,
+    output: str | Path,
+    cfg: LabelConfig,
+    chunk_size: int = CHUNK,
+    allow_bad_gold: bool = False,
 ) -> LabelResult:
     """Label a documents file in memory that grows only by the votes, not the texts.
 
@@ -168,28 +174,34 @@ def run_label(
     evidence needs from each text; the label model is then fitted on all the votes; the
     second pass streams the label rows to ``labels.parquet`` and the Label Studio tasks
     to a temporary file. Same output as labelling all at once.
+
+    Gold, annotation and splits files are checked first and stop the stage on a
+    rejected row unless ``allow_bad_gold`` (``pipelines.gold_io``).
     """
-    inp = LabelInput(documents, chunk_size)
     codebook = load_codebook(cfg.codebook)
     stance = load_stance(cfg.stance)
+    inputs = load_gold(cfg, codebook, stance, allow_bad_gold)
+    inp = LabelInput(documents, chunk_size)
+    note_unmapped(str(inp.file.path), inp.file.names, LABEL_COLUMNS, stage="label")
     targets = list(stance.targets)
     similarity = make_similarity(cfg, codebook) if cfg.embedding_lf else None
     labeler = WeakLabeler(codebook, stance, similarity, progress=_lf_progress)
-    gold_ids = _jsonl_ids(cfg.gold)
-    wanted = gold_ids | _jsonl_ids(cfg.annotations)
+    gold_ids = {r.id for r in inputs.gold_rows}
+    wanted = gold_ids | {r.id for r in inputs.annotations}
     out = Path(output)
-    problems: list[str] = []
     with tempfile.TemporaryFile() as spill:
+        inputs.check_documents(_present(inp, wanted))  # before the long pass, by id
         votes = collect_votes(inp.documents(), labeler, gold_ids, wanted, spill)
-        gold = load_gold(cfg.gold, codebook, stance, set(votes.found), problems)
-        choice = choose_label_models(labeler, votes, gold, _eval_ids(cfg, gold), cfg)
+        inputs.check_documents(set(votes.found), "document not labelled (see row_errors)")
+        gold = inputs.gold
+        choice = choose_label_models(labeler, votes, gold, _eval_ids(inputs, gold), cfg)
         out.mkdir(parents=True, exist_ok=True)
         spill.seek(0)
         n_rows, n_gold, distribution = _write_labels(
             inp, votes, spill, labeler, choice, cfg, gold, out
         )
     lf_table, coverage = _analysis(votes.mats, votes.pairs, gold, votes.found, stance)
-    agree = _annotator_agreement(cfg, codebook, targets, set(votes.found), problems)
+    agree = _annotator_agreement(inputs, codebook, targets)
     report = {
         "documents_in": inp.file.n_rows,
         "documents": n_rows,
@@ -197,13 +209,14 @@ def run_label(
         "skipped_total": sum(inp.rows.skipped.values()),
         "row_errors": inp.rows.errors,
         "gold_documents": n_gold,
+        "gold_adjudicated": inputs.adjudicated,
         "label_model_frames": choice.frame_method,
         "label_model_stance": choice.stance_method,
         "label_model_scores_dev": choice.scores,
         "mention_quality": mention_quality(votes.mentions, gold, targets),
         "lf_errors": labeler.errors,
         "lf_failed": sorted(labeler.failed),
-        "gold_problems": problems,
+        "gold_problems": inputs.problems,
         "distribution": distribution,
     }
     table = None

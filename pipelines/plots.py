@@ -14,6 +14,11 @@ def pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # Every string we draw is data (outlet names, frame keys, target names): "$" must be a
+    # dollar sign, not the start of mathtext, which raised on "A $\frac$ B" and lost the
+    # whole report. Texts read this when they are created, so it covers ticks and legends.
+    matplotlib.rcParams["text.parse_math"] = False
+    matplotlib.rcParams["text.usetex"] = False
     return plt
 
 

@@ -19,7 +19,7 @@ import json
 import math
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from labeling.codebook import load_stance, stance_from_dict
-from labeling.gold import NOT_MENTIONED, STANCE_CLASSES, read_jsonl, read_splits
+from labeling.gold import NOT_MENTIONED, STANCE_CLASSES, read_gold, read_splits
 from models.metrics import (
     multiclass_metrics,
     multilabel_metrics,
@@ -38,6 +38,7 @@ from models.metrics import (
     task_kind,
 )
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
+from models.selection import gate_metrics
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
 from pipelines.publish_contract import (
@@ -73,12 +74,39 @@ REQUIREMENTS = [
 
 
 @dataclass
+class Packaged:
+    """One run in the published function, and why it was the one."""
+
+    task: str
+    run_id: str
+    run_name: str
+    family: str
+    metric: str
+    value: float | None
+    why: str
+
+    def line(self) -> str:
+        value = "n/a" if self.value is None else f"{self.value:.4f}"
+        return (
+            f"packaged {self.task} run {self.run_id} ({self.run_name}, {self.family}): "
+            f"{self.metric} {value}; {self.why}"
+        )
+
+
+@dataclass
 class PublishResult:
     name: str
     version: str
     alias: str
     reason: str
     metrics: dict[str, float]
+    packaged: list[Packaged] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """What publish did, for the console: each packaged run and why, then the gate."""
+        return [p.line() for p in self.packaged] + [
+            f"gate: {self.name} version {self.version} -> @{self.alias}: {self.reason}"
+        ]
 
 
 def pinned_requirements() -> list[str]:
@@ -92,6 +120,13 @@ def pinned_requirements() -> list[str]:
 
 
 def best_run(task: str, metric: str) -> str:
+    """The finished ``task`` run with the highest ``metric``."""
+    return _best_run(task, metric)[0]
+
+
+def _best_run(task: str, metric: str) -> tuple[str, int, list[str]]:
+    """(the best run's id that passes the trivial gate, how many finished runs with
+    ``metric`` it was chosen from, why each better-ranked run was passed over)."""
     exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[task])
     if exp is None:
         raise PublishError(f"no {task} runs yet: train first (`mediaframe train --task {task}`)")
@@ -104,7 +139,32 @@ def best_run(task: str, metric: str) -> str:
     runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise PublishError(f"no finished {task} run with metric {metric!r}")
-    return runs[0].info.run_id
+    skipped = []
+    for r in runs:
+        passed, reason = trivial_gate(r.data.metrics, metric)
+        if passed:
+            return r.info.run_id, len(runs), skipped
+        skipped.append(f"run {r.info.run_id} ({r.info.run_name or '-'}): {reason}")
+    raise PublishError(
+        f"{task}: none of {len(runs)} finished runs is above the trivial reference, so none "
+        f"is published; " + "; ".join(skipped[:3])
+    )
+
+
+def trivial_gate(metrics: dict[str, float], metric: str) -> tuple[bool, str]:
+    """Whether a run may be published at all: its cross-validated score above the trivial
+    reference on the same folds (``models.selection.gate_metrics``); a run without CV
+    figures is held to its selection split's figure against that split's trivial
+    reference. A run with neither figure passes, as runs did before either was logged."""
+    decision = gate_metrics(metrics, metric)
+    if decision is not None:
+        return decision.passed, decision.reason
+    split, _, base = metric.partition("_")
+    value, triv = metrics.get(metric), metrics.get(f"{split}_trivial_{base}")
+    if value is None or triv is None:
+        return True, "no trivial reference logged"
+    verdict = "above" if value > triv else "not above"
+    return value > triv, f"{metric} {value:.3f} is {verdict} the trivial reference {triv:.3f}"
 
 
 def _download_bundle(run_id: str, dest: Path) -> Path:
@@ -121,7 +181,7 @@ def gold_test(cfg: PublishConfig) -> pd.DataFrame:
     """The gold test documents with their labels: the gate's common ground."""
     docs = pd.read_parquet(cfg.documents)
     test = set(read_splits(cfg.splits)["test"])
-    gold = {g.id: g for g in read_jsonl(cfg.gold) if g.id in test}
+    gold = {i: g for i, g in read_gold(cfg.gold).items() if i in test}  # adjudicated
     df = docs[docs["id"].isin(gold)].copy()
     df["gold"] = [gold[i] for i in df["id"]]
     if df.empty:
@@ -218,16 +278,44 @@ only from a registry you trust.
 
 
 def _finished_runs(cfg: PublishConfig, client: MlflowClient):
-    """The frames and stance runs to publish: named, or the best by the selection metric."""
-    frames_run = cfg.frames_run or best_run("frames", cfg.selection_metric_frames)
-    stance_run = cfg.stance_run or best_run("stance", cfg.selection_metric_stance)
-    fr = client.get_run(frames_run)
-    sr = client.get_run(stance_run)
+    """The frames and stance runs to publish, named or the best by the selection metric,
+    and for each a ``Packaged`` record of why it was chosen."""
+    chosen, why = {}, {}
+    for task, named, metric in (
+        ("frames", cfg.frames_run, cfg.selection_metric_frames),
+        ("stance", cfg.stance_run, cfg.selection_metric_stance),
+    ):
+        if named:
+            chosen[task], why[task] = named, f"named (--{task}-run)"
+        else:
+            chosen[task], n, skipped = _best_run(task, metric)
+            why[task] = f"highest {metric} of {n} finished {task} run{'s' * (n != 1)}"
+            if skipped:
+                why[task] += (
+                    " above the trivial reference (passed over: " + "; ".join(skipped) + ")"
+                )
+    fr = client.get_run(chosen["frames"])
+    sr = client.get_run(chosen["stance"])
     for r, task in ((fr, "frames"), (sr, "stance")):
         if r.info.status != "FINISHED":
             raise PublishError(f"run {r.info.run_id} ({task}) is {r.info.status}, not FINISHED")
     check_pair(fr, sr)
-    return fr, sr
+    packaged = [
+        Packaged(
+            task,
+            r.info.run_id,
+            r.info.run_name or "",
+            r.data.tags.get("mediaframe.model", ""),
+            metric,
+            r.data.metrics.get(metric),
+            why[task],
+        )
+        for r, task, metric in (
+            (fr, "frames", cfg.selection_metric_frames),
+            (sr, "stance", cfg.selection_metric_stance),
+        )
+    ]
+    return fr, sr, packaged
 
 
 def _run_summary(fr, sr) -> tuple[dict[str, float], dict[str, Any]]:
@@ -332,7 +420,9 @@ def _log_model(pkg: _Package, inputs: pd.DataFrame):
 def publish(cfg: PublishConfig) -> PublishResult:
     """Package the two runs as one pyfunc, gate it on gold test, register, move an alias."""
     client = MlflowClient()
-    fr, sr = _finished_runs(cfg, client)
+    fr, sr, packaged = _finished_runs(cfg, client)
+    for p in packaged:  # said before the minutes of packaging, so a wrong pick shows early
+        print(p.line(), flush=True)
     test = gold_test(cfg)
     metrics, info = _run_summary(fr, sr)
     with tempfile.TemporaryDirectory() as tmp:
@@ -362,6 +452,7 @@ def publish(cfg: PublishConfig) -> PublishResult:
                 if gate:
                     mlflow.log_metrics({f"gate_{k}": v for k, v in gate.items()})
                 mlflow.set_tag("mediaframe.gate", f"{alias}: {reason}")
+                mlflow.set_tag("mlflow.note.content", "\n\n".join(p.line() for p in packaged))
                 version = mlflow.register_model(
                     info_model.model_uri, cfg.model_name, tags={"run_id": run.info.run_id}
                 )
@@ -382,7 +473,7 @@ def publish(cfg: PublishConfig) -> PublishResult:
                     client.set_model_version_tag(cfg.model_name, v, k, str(val))
                 lease.check()
                 client.set_registered_model_alias(cfg.model_name, alias, v)  # last
-    return PublishResult(cfg.model_name, str(v), alias, reason, metrics)
+    return PublishResult(cfg.model_name, str(v), alias, reason, metrics, packaged)
 
 
 def load_stance_from_run(run) -> dict[str, Any]:

@@ -8,9 +8,13 @@ but those counts, which is why they are used rather than a bootstrap, and they s
 sensible (wide, inside [0, 1]) for an outlet with three articles.
 
 Rows are never dropped silently: rows whose ``error`` is set carry no labels and are
-left out of every share; rows without a usable date count in the per-source tables but
-not in the per-period ones. Both are counted per source in ``coverage.csv`` and shown
-at the top of the report.
+left out of every share; rows without a usable date, or dated after the run, count in
+the per-source tables but not in the per-period ones. All are counted per source in
+``coverage.csv`` and shown at the top of the report. A row whose id was read before is
+left out and counted, and rows of several model versions are counted per version; both
+are warnings on the page, in ``report.json`` and on the console. Dates fall in the week
+or month of their own UTC offset. The all-sources total is a row flagged ``total`` in
+every table, so no outlet name can be mistaken for it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -30,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from labeling.codebook import load_stance
 from labeling.gold import STANCE_CLASSES
 from pipelines import tracking
 from pipelines.atomic import atomic_path, write_text
@@ -46,6 +53,9 @@ ALL = "(all sources)"
 NO_SOURCE = "(no source)"
 UNDATED = "(undated)"
 BAD_DATE = "(unparseable date)"
+FUTURE = "(future date)"
+# Period markers of rows that count per outlet but have no place on a time axis.
+OFF_TIMELINE = (UNDATED, BAD_DATE, FUTURE)
 REPORT_HTML = "outlet_report.html"
 
 
@@ -65,6 +75,9 @@ class ReportResult:
     periods: int
     incomplete: list[str]
     model_versions: list[str]
+    duplicates: int = 0  # rows left out: their id was read before
+    future: int = 0  # rows dated after the run
+    warnings: list[str] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     run_id: str | None = None
 
@@ -106,35 +119,113 @@ def _layout(path: Path, schema: pa.Schema) -> tuple[list[str], list[str]]:
     return frames, targets
 
 
-def _periods(dates: pd.Series, period: str) -> pd.Series:
-    """Month ``2024-01`` or the Monday a week starts on ``2024-01-15``; else a marker."""
-    raw = dates.astype(object).where(dates.notna(), None)
-    missing = raw.map(lambda v: v is None or (isinstance(v, str) and not v.strip()))
-    parsed = pd.to_datetime(raw.where(~missing), errors="coerce", utc=True, format="ISO8601")
-    parsed = parsed.dt.tz_localize(None)
+def parse_date(value: Any) -> datetime | None:
+    """A date as written, in its own UTC offset (never converted), or None if unusable.
+
+    ISO 8601 first, then RFC 2822 (``Tue, 30 Jan 2024 23:30:00 -0500``, as feeds write
+    them), then what pandas reads as ISO (``2024-01``). Python's datetime spans years
+    1-9999, so archive and far-future dates outside pandas' 1677-2262 range still parse.
+    """
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    try:
+        ts = pd.to_datetime(text, format="ISO8601")
+    except (ValueError, OverflowError):
+        return None
+    return None if pd.isna(ts) else ts.to_pydatetime()
+
+
+def _is_future(when: datetime, now: datetime) -> bool:
+    """After the run: an instant when the date has an offset, else a later calendar day
+    (a naive timestamp's offset is unknown, so only a whole day ahead is sure to be)."""
+    if when.tzinfo is not None:
+        return when > now
+    return when.date() > now.date()
+
+
+def _period_label(value: Any, period: str, now: datetime) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return UNDATED
+    if isinstance(value, str) and not value.strip():
+        return UNDATED
+    when = parse_date(value)
+    if when is None:
+        return BAD_DATE
+    if _is_future(when, now):
+        return FUTURE
+    day = when.date()  # the wall-clock day where it was written: no shift to UTC
     if period == "month":
-        label = parsed.dt.strftime("%Y-%m")
-    else:
-        label = parsed.dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d")
-    out = label.astype(object)
-    out[parsed.isna()] = BAD_DATE
-    out[missing.to_numpy()] = UNDATED
-    return out
+        return f"{day.year:04d}-{day.month:02d}"
+    return (day - timedelta(days=day.weekday())).isoformat()  # the Monday
+
+
+def _periods(dates: pd.Series, period: str, now: datetime) -> pd.Series:
+    """Month ``2024-01`` or the Monday a week starts on ``2024-01-15``; else a marker.
+    Each distinct date string is parsed once: a corpus repeats its dates many times."""
+    raw = dates.astype(object)
+    labels = {v: _period_label(v, period, now) for v in pd.unique(raw)}
+    return raw.map(labels).astype(object)
+
+
+class _SeenIds:
+    """The ids read so far, as 64-bit hashes in a few sorted arrays: 8 bytes an article,
+    so a corpus of millions still fits, at a collision risk of about n^2 / 2^65."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+
+    def first(self, ids: pd.Series) -> np.ndarray:
+        """True for each row whose id is not seen before (in this batch or an earlier
+        one); rows without an id cannot repeat one and are always kept."""
+        keep = np.ones(len(ids), dtype=bool)
+        valid = ids.notna().to_numpy()
+        if not valid.any():
+            return keep
+        h = pd.util.hash_pandas_object(ids[valid].astype(str), index=False).to_numpy()
+        new = np.zeros(len(h), dtype=bool)
+        new[np.unique(h, return_index=True)[1]] = True  # first row of each id in the batch
+        for chunk in self.chunks:
+            pos = np.minimum(np.searchsorted(chunk, h), len(chunk) - 1)
+            new &= chunk[pos] != h
+        keep[np.flatnonzero(valid)] = new
+        if new.any():
+            self.chunks.append(np.sort(h[new]))
+        if len(self.chunks) > 8:  # merged now and then: lookups stay a few searches a row
+            self.chunks = [np.sort(np.concatenate(self.chunks))]
+        return keep
 
 
 @dataclass
 class _Counts:
     """Everything the report needs, as counters keyed by (source, period, ...)."""
 
+    now: datetime  # the run's time: dates after it are flagged, not plotted
     rows: Counter = field(default_factory=Counter)  # source -> rows
     errors: Counter = field(default_factory=Counter)  # source -> rows with error
     articles: Counter = field(default_factory=Counter)  # (source, period) -> scored rows
     primary: Counter = field(default_factory=Counter)  # (source, period, frame)
     present: Counter = field(default_factory=Counter)  # (source, period, frame)
     stance: Counter = field(default_factory=Counter)  # (source, period, target, value)
-    versions: set = field(default_factory=set)
+    versions: Counter = field(default_factory=Counter)  # model version -> rows
+    duplicates: int = 0  # rows left out because their id was read before
+    seen: _SeenIds = field(default_factory=_SeenIds)
 
     def add(self, df: pd.DataFrame, targets: list[str], period: str) -> None:
+        if "id" in df.columns:
+            keep = self.seen.first(df["id"])
+            self.duplicates += int((~keep).sum())
+            df = df[keep]
         src = df["source"].astype(object).where(df["source"].notna(), NO_SOURCE).astype(str)
         src = src.where(src.str.strip() != "", NO_SOURCE)
         err = (
@@ -145,9 +236,9 @@ class _Counts:
         self.rows.update(src.value_counts().to_dict())
         self.errors.update(src[err].value_counts().to_dict())
         if "model_version" in df.columns:
-            self.versions |= {str(v) for v in df["model_version"].dropna().unique()}
+            self.versions.update(df["model_version"].dropna().astype(str).value_counts().to_dict())
         ok = ~err
-        per = _periods(df["date"], period) if "date" in df.columns else UNDATED
+        per = _periods(df["date"], period, self.now) if "date" in df.columns else UNDATED
         base = pd.DataFrame({"source": src, "period": per})[ok]
         self.articles.update(base.value_counts().to_dict())
         prim = base.assign(v=df.loc[ok, "primary_frame"].astype(object)).dropna()
@@ -160,9 +251,12 @@ class _Counts:
             self.stance.update(st.value_counts().to_dict())
 
 
-def read_counts(files: list[Path], period: str, batch_rows: int) -> tuple[_Counts, Any]:
+def read_counts(
+    files: list[Path], period: str, batch_rows: int, now: datetime | None = None
+) -> tuple[_Counts, Any]:
     """One pass over the files in row batches; returns the counts, frames and targets."""
-    counts = _Counts()
+    now = now or datetime.now(UTC)
+    counts = _Counts(now=now if now.tzinfo else now.replace(tzinfo=UTC))  # naive: UTC
     layout: tuple[list[str], list[str]] | None = None
     first = files[0]
     digest = hashlib.sha256()
@@ -221,19 +315,26 @@ def _with_interval(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
 
 
 # ============================================================================ tables
+# Rows of every table carry ``total``: the all-sources row is marked by that flag, never
+# by its name, so an outlet that happens to be called "(all sources)" stays an outlet.
 def _aggregate(counter: Counter, by: str) -> Counter:
     """Counts keyed (source, period, ...) regrouped per outlet over all dates (``period``
-    becomes "all", undated rows included) or per dated period, plus the all-sources total."""
+    becomes "all", undated rows included) or per dated period, plus the all-sources total;
+    keys become (total, source, period, ...)."""
     out: Counter = Counter()
     for key, v in counter.items():
         src, per, rest = key[0], key[1], key[2:]
         if by == "source":
             per = "all"
-        elif per in (UNDATED, BAD_DATE):
+        elif per in OFF_TIMELINE:
             continue
-        out[(src, per, *rest)] += v
-        out[(ALL, per, *rest)] += v
+        out[(False, src, per, *rest)] += v
+        out[(True, ALL, per, *rest)] += v
     return out
+
+
+def _total_first(item: tuple[tuple, Any]) -> tuple:
+    return (not item[0][0], *item[0][1:])
 
 
 def frame_table(c: _Counts, frames: list[str], by: str, confidence: float) -> pd.DataFrame:
@@ -241,46 +342,52 @@ def frame_table(c: _Counts, frames: list[str], by: str, confidence: float) -> pd
     arts = _aggregate(c.articles, by)
     prim, pres = _aggregate(c.primary, by), _aggregate(c.present, by)
     rows = []
-    for (src, per), n in sorted(arts.items()):
+    for (tot, src, per), n in sorted(arts.items(), key=_total_first):
         for fr in frames:
             for measure, counter in (("primary", prim), ("present", pres)):
                 rows.append(
                     {
+                        "total": tot,
                         "source": src,
                         "period": per,
                         "frame": fr,
                         "measure": measure,
-                        "k": counter.get((src, per, fr), 0),
+                        "k": counter.get((tot, src, per, fr), 0),
                         "n": n,
                     }
                 )
-    cols = ["source", "period", "frame", "measure", "k", "n"]
+    cols = ["total", "source", "period", "frame", "measure", "k", "n"]
     return _with_interval(pd.DataFrame(rows, columns=cols), confidence)
 
 
-def stance_table(c: _Counts, targets: list[str], by: str, confidence: float) -> pd.DataFrame:
+def stance_table(
+    c: _Counts, targets: list[str], names: dict[str, str], by: str, confidence: float
+) -> pd.DataFrame:
     """Per (source, period, target): favor/against/neutral shares of the articles that
-    mention the target (n), beside how many articles there were at all."""
+    mention the target (n), beside how many articles there were at all; ``target_name``
+    is the target's name from the stance spec (its key where the spec has none)."""
     counts = _aggregate(c.stance, by)
-    groups: dict[tuple[str, str, str], Counter] = {}
-    for (src, per, t, v), k in counts.items():
-        groups.setdefault((src, per, t), Counter())[v] += k
+    groups: dict[tuple[bool, str, str, str], Counter] = {}
+    for (tot, src, per, t, v), k in counts.items():
+        groups.setdefault((tot, src, per, t), Counter())[v] += k
     rows = []
-    for (src, per, t), vc in sorted(groups.items()):
+    for (tot, src, per, t), vc in sorted(groups.items(), key=_total_first):
         n = sum(vc[s] for s in STANCE_CLASSES)
         for s in STANCE_CLASSES:
             rows.append(
                 {
+                    "total": tot,
                     "source": src,
                     "period": per,
                     "target": t,
+                    "target_name": names.get(t, t),
                     "stance": s,
                     "k": vc[s],
                     "n": n,
                     "articles": sum(vc.values()),
                 }
             )
-    cols = ["source", "period", "target", "stance", "k", "n", "articles"]
+    cols = ["total", "source", "period", "target", "target_name", "stance", "k", "n", "articles"]
     return _with_interval(pd.DataFrame(rows, columns=cols), confidence)
 
 
@@ -290,42 +397,93 @@ def coverage_table(c: _Counts) -> pd.DataFrame:
         scored = sum(v for (s, _), v in c.articles.items() if s == src)
         undated = c.articles.get((src, UNDATED), 0)
         bad = c.articles.get((src, BAD_DATE), 0)
+        future = c.articles.get((src, FUTURE), 0)
         rows.append(
             {
+                "total": False,
                 "source": src,
                 "rows": c.rows[src],
                 "errors": c.errors.get(src, 0),
                 "scored": scored,
                 "undated": undated,
                 "unparseable_date": bad,
-                "in_period_tables": scored - undated - bad,
+                "future_date": future,
+                "in_period_tables": scored - undated - bad - future,
             }
         )
     df = pd.DataFrame(rows)
-    total = df.drop(columns="source").sum().to_dict()
-    return pd.concat([df, pd.DataFrame([{"source": ALL, **total}])], ignore_index=True)
+    total = df.drop(columns=["total", "source"]).sum().to_dict()
+    row = pd.DataFrame([{"total": True, "source": ALL, **total}])
+    return pd.concat([row, df], ignore_index=True)
 
 
 # ============================================================================ plots
-def _panels(cov: pd.DataFrame, limit: int) -> list[str]:
-    srcs = cov[cov["source"] != ALL].sort_values("scored", ascending=False)
-    return [ALL, *srcs["source"].head(limit)]
+def _panels(cov: pd.DataFrame, limit: int) -> list[tuple[bool, str]]:
+    """(total, source) of each plot panel: the total, then the largest outlets."""
+    srcs = cov[~cov["total"]].sort_values("scored", ascending=False, kind="stable")
+    return [(True, ALL), *((False, s) for s in srcs["source"].head(limit))]
+
+
+def _target_names(cfg: ReportConfig) -> dict[str, str]:
+    """Target key -> the name the stance spec gives it (``eu`` -> "the European Union").
+
+    A stance file named explicitly must exist; the default one may be absent (a report
+    run outside the repository), and then targets keep their keys. Read before the data,
+    so a bad file fails before a pass over millions of rows.
+    """
+    if cfg.stance is None:
+        return {}
+    path = Path(cfg.stance)
+    if not path.is_file() and "stance" not in cfg.model_fields_set:
+        return {}
+    try:
+        spec = load_stance(path)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: stance spec for the target names: {exc}") from exc
+    return {k: t.name for k, t in spec.targets.items()}
+
+
+def _warnings(c: _Counts, cov_total: pd.Series) -> list[str]:
+    """What was merged or left out that a reader must know before reading a share."""
+    out = []
+    if len(c.versions) > 1:
+        each = ", ".join(f"{v}: {n} rows" for v, n in sorted(c.versions.items()))
+        out.append(
+            f"rows scored by {len(c.versions)} model versions are merged here ({each}); "
+            "report on one version's output to compare like with like"
+        )
+    if c.duplicates:
+        out.append(
+            f"{c.duplicates} rows repeat an id already read and are left out "
+            "(the first row of each id is kept)"
+        )
+    if cov_total["future_date"]:
+        out.append(
+            f"{int(cov_total['future_date'])} rows are dated after the run "
+            f"({c.now:%Y-%m-%d}); they count per outlet but not over time"
+        )
+    return out
 
 
 # ============================================================================ the stage
-def build_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> ReportResult:
-    """Count, tabulate, plot and write the report files (no MLflow)."""
+def build_report(
+    inputs: list[str], output: str | Path, cfg: ReportConfig, now: datetime | None = None
+) -> ReportResult:
+    """Count, tabulate, plot and write the report files (no MLflow). ``now`` is the run
+    date that dates must not pass (the clock's, unless a test pins it)."""
     out = Path(output)
     files, incomplete = list_parquet(inputs)
-    counts, (frames, targets, digest) = read_counts(files, cfg.period, cfg.batch_rows)
+    spec_names = _target_names(cfg)
+    counts, (frames, targets, digest) = read_counts(files, cfg.period, cfg.batch_rows, now)
     if not counts.rows:
         raise ReportError(f"{', '.join(inputs)}: no rows to report on")
+    names = {t: spec_names[t] for t in targets if t in spec_names}
     tables = {
         "coverage": coverage_table(counts),
         "frame_shares_by_source": frame_table(counts, frames, "source", cfg.confidence),
         "frame_shares_by_period": frame_table(counts, frames, "period", cfg.confidence),
-        "stance_by_source": stance_table(counts, targets, "source", cfg.confidence),
-        "stance_by_period": stance_table(counts, targets, "period", cfg.confidence),
+        "stance_by_source": stance_table(counts, targets, names, "source", cfg.confidence),
+        "stance_by_period": stance_table(counts, targets, names, "period", cfg.confidence),
     }
     cov = tables["coverage"]
     panels = _panels(cov, cfg.max_outlets_in_plots)
@@ -336,22 +494,29 @@ def build_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> Re
     for name, png in figures.items():
         with atomic_path(out / name) as tmp:
             tmp.write_bytes(png)
-    total = cov[cov["source"] == ALL].iloc[0]
-    periods = sorted(p for p in tables["frame_shares_by_period"]["period"].unique() if p != UNDATED)
+    total = cov[cov["total"]].iloc[0]
+    periods = sorted(tables["frame_shares_by_period"]["period"].unique())
+    warnings = _warnings(counts, total)
     summary = {
         "inputs": [str(x) for x in inputs],
         "files": len(files),
         "model_versions": sorted(counts.versions),
+        "rows_per_model_version": dict(sorted(counts.versions.items())),
         "rows": int(total["rows"]),
+        "duplicate_ids": counts.duplicates,
         "scored": int(total["scored"]),
         "errors": int(total["errors"]),
         "undated": int(total["undated"] + total["unparseable_date"]),
-        "sources": len(cov) - 1,
+        "future_dates": int(total["future_date"]),
+        "run_date": counts.now.date().isoformat(),
+        "sources": int((~cov["total"]).sum()),
         "period": cfg.period,
         "periods": len(periods),
         "interval": f"Wilson score, {cfg.confidence:.0%}",
         "data_digest": digest,
         "incomplete_inputs": incomplete,
+        "target_names": names,  # from cfg.stance; targets not in it are shown by key
+        "warnings": warnings,
     }
     sections = report_sections(tables, figures, summary, frames, targets, incomplete)
     title = f"mediaframe: what the outlets did ({cfg.period}ly)"
@@ -369,6 +534,9 @@ def build_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> Re
         periods=len(periods),
         incomplete=incomplete,
         model_versions=summary["model_versions"],
+        duplicates=counts.duplicates,
+        future=summary["future_dates"],
+        warnings=warnings,
         tables=tables,
     )
 
@@ -402,6 +570,8 @@ def run_report(inputs: list[str], output: str | Path, cfg: ReportConfig) -> Repo
                 "rows_scored": res.scored,
                 "rows_error": res.errors,
                 "rows_undated": res.undated,
+                "rows_duplicate_id": res.duplicates,
+                "rows_future_date": res.future,
                 "sources": res.sources,
                 "periods": res.periods,
                 "seconds": time.perf_counter() - t0,

@@ -38,8 +38,12 @@ from pipelines.shards import (
 from pipelines.spark import score_spark
 
 # What a folder of inputs is searched for; a named file is read whatever its name (JSONL
-# unless it ends in .csv or .parquet).
-INPUT_EXTENSIONS = (".parquet", ".jsonl", ".json", ".csv")
+# unless it ends in .csv or .parquet). JSON and CSV may be gzip-compressed; a .json file
+# may hold one array of objects.
+INPUT_EXTENSIONS = (".parquet", ".jsonl", ".json", ".csv", ".jsonl.gz", ".json.gz", ".csv.gz")
+# Named files in these would be read as JSONL and every line an error row: refused.
+ARCHIVES = (".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".tar", ".tgz")
+SHARD = re.compile(r"part-(\d{5})\.parquet")  # the only shard names this stage writes
 
 
 def resolve_model(uri: str) -> tuple[str, str]:
@@ -128,6 +132,33 @@ def check_inputs(files: list[Path], cols: ColumnMap) -> None:
             )
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest, checked for the shape this stage writes; a truncated or garbled one
+    (a full disk, an editor) is a ``ScoreError`` naming it, which ``--restart`` recovers."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise ScoreError(f"{path}: unreadable manifest ({exc})") from None
+    shards = data.get("shards") if isinstance(data, dict) else None
+    if not isinstance(shards, dict) or not all(
+        SHARD.fullmatch(str(k)) and isinstance(v, dict) and isinstance(v.get("rows"), int)
+        for k, v in shards.items()
+    ):
+        raise ScoreError(f"{path}: not a scoring manifest (no well-formed 'shards' record)")
+    return data
+
+
+def foreign_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
+    """Shard-like files in ``out`` the manifest does not account for. A job killed between
+    renaming a shard and recording it leaves exactly the next one; anything else was put
+    there by someone else, and a report over the folder would count it."""
+    done = manifest.get("shards") or {}
+    expected_next = f"part-{len(done):05d}.parquet"
+    return sorted(
+        p.name for p in out.glob("part-*.parquet") if p.name not in done and p.name != expected_next
+    )
+
+
 class OutputLock:
     """An exclusive flock on DIR/.lock: the kernel drops it when the process dies."""
 
@@ -160,7 +191,20 @@ def score(
     inputs: list[str], output: str | Path, cfg: ScoreConfig, restart: bool = False
 ) -> ScoreResult:
     out = Path(output)
-    files = list_inputs(inputs, INPUT_EXTENSIONS, "scoring input", any_file=True, error=ScoreError)
+    if out.exists() and not out.is_dir():
+        raise ScoreError(f"--output {out}: is a file, not a directory")
+    files = list_inputs(
+        inputs, INPUT_EXTENSIONS, "scoring input", any_file=True, error=ScoreError, exclude=out
+    )
+    for f in files:
+        if f.name.lower().endswith(ARCHIVES) and not f.name.lower().endswith(INPUT_EXTENSIONS):
+            raise ScoreError(
+                f"--input {f}: a compressed or archived file score cannot read; it reads "
+                f"{', '.join(INPUT_EXTENSIONS)} (decompress or extract it first)"
+            )
+        # A named shard or manifest of this output would be read and rewritten.
+        if f.resolve().parent == out.resolve() and (SHARD.fullmatch(f.name) or f.name == MANIFEST):
+            raise ScoreError(f"--input {f}: is this job's own output in {out}")
     check_inputs(files, cfg.columns)
     pinned, version = resolve_model(cfg.model)
     with OutputLock(out):
@@ -170,8 +214,25 @@ def score(
         manifest_path = out / MANIFEST
         fp = fingerprint(files)
         manifest: dict[str, Any] = {}
+        if not manifest_path.exists() and (strays := sorted(out.glob("part-*.parquet"))):
+            raise ScoreError(
+                f"{out}: holds {len(strays)} part-*.parquet files ({strays[0].name}, ...) but "
+                f"no {MANIFEST}: not output of `mediaframe score` this job can resume or "
+                "replace; choose another --output, or remove them"
+            )
         if manifest_path.exists():
-            manifest = json.loads(manifest_path.read_text())
+            try:
+                manifest = read_manifest(manifest_path)
+            except ScoreError as exc:
+                if not restart:
+                    raise ScoreError(f"{exc}; use --restart to start over") from None
+                manifest = {"inputs": None}  # corrupt: --restart discards it and its shards
+            if not restart and (strays := foreign_shards(out, manifest)):
+                raise ScoreError(
+                    f"{out}: {', '.join(strays[:3])}{' ...' if len(strays) > 3 else ''} "
+                    f"not recorded in its {MANIFEST}: not written by this job; remove them "
+                    "or choose another --output"
+                )
             changed = input_mismatch(manifest.get("inputs"), fp)
             same = (
                 manifest.get("model_version") == version
@@ -203,6 +264,8 @@ def score(
                 "complete": False,
             }
             write_manifest(manifest, manifest_path)
+        if manifest.get("complete") and not all((out / n).exists() for n in manifest["shards"]):
+            manifest["complete"] = False  # a shard was removed: score it again, not count it
         if manifest.get("complete"):
             rows = sum(s["rows"] for s in manifest["shards"].values())
             return ScoreResult(
@@ -218,6 +281,16 @@ def score(
         return engine(files, out, cfg, pinned, version, manifest, manifest_path)
 
 
+def load_model(pinned: str) -> Any:
+    """The registered pyfunc; artifacts that are gone or unreadable (a deleted artifact
+    folder, a store moved without them) are a ``ScoreError`` naming the version."""
+    try:
+        return mlflow.pyfunc.load_model(pinned)
+    except (mlflow.exceptions.MlflowException, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScoreError(f"model {pinned}: its artifacts cannot be loaded: {first}") from None
+
+
 def score_local(
     files: list[Path],
     out: Path,
@@ -230,7 +303,7 @@ def score_local(
     """The pyfunc in this process, one chunk at a time."""
 
     def load() -> tuple[Predict, pa.Schema]:
-        model = mlflow.pyfunc.load_model(pinned)
+        model = load_model(pinned)
         return model.predict, output_schema(model)
 
     return score_shards(files, out, cfg, version, manifest, manifest_path, load)

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import ColumnMap, ScoreConfig
 from pipelines.progress import bar
-from pipelines.readers import Record, iter_csv, iter_jsonl, iter_parquet
+from pipelines.readers import Record, iter_csv, iter_jsonl, iter_parquet, kind
 
 MANIFEST = "_manifest.json"  # a leading _ keeps Parquet readers of the folder off it
 READ_ERROR = "_read_error"  # set on a row whose line could not be parsed; never written out
@@ -75,8 +75,7 @@ def iter_chunks(
 
 
 def _read(f: Path, size: int) -> Iterator[pd.DataFrame]:
-    suf = f.suffix.lower()
-    if suf == ".parquet":
+    if f.suffix.lower() == ".parquet":
         for batch in iter_parquet(f, size):
             yield batch.to_pandas()
         return
@@ -95,13 +94,12 @@ def _read(f: Path, size: int) -> Iterator[pd.DataFrame]:
 
 
 def records(f: Path) -> Iterator[Record]:
-    if f.suffix.lower() == ".csv":
-        try:
-            yield from iter_csv(f)
-        except ValueError as exc:
-            raise ScoreError(str(exc)) from None
-    else:
-        yield from iter_jsonl(f)
+    """The rows of a CSV or JSON(L) input, plain or ``.gz``; a file that cannot be read
+    at all (a damaged ``.gz``, a header that is not CSV) is one error naming it."""
+    try:
+        yield from (iter_csv(f) if kind(f) == ".csv" else iter_jsonl(f))
+    except ValueError as exc:
+        raise ScoreError(str(exc)) from None
 
 
 def normalise_input(chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:

@@ -15,6 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# Every stage's default config: the project config, which names the codebook, targets,
+# gold and splits once for all of them (each stage reads its section of it).
+PROJECT_CONFIG = "configs/run.yaml"
+
 
 def _no_arguments(p: argparse.ArgumentParser) -> None:
     """A stage with only the common flags."""
@@ -56,23 +60,39 @@ def run_ingest(args: argparse.Namespace, cfg: Any) -> int:
     return 0
 
 
+def label_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-bad-gold",
+        action="store_true",
+        help="go on without rejected gold, annotation or split rows (listed on stderr) "
+        "instead of stopping with exit 2",
+    )
+
+
 def run_label(args: argparse.Namespace, cfg: Any) -> int:
     from pipelines.label import run_label as label
 
     _needs_io(args, "--input DIR/documents.parquet and --output DIR")
-    res = label(args.input[0], args.output, cfg)
+    res = label(args.input[0], args.output, cfg, allow_bad_gold=args.allow_bad_gold)
     r = res.report
     print(
         f"labels: {res.path} ({r['documents']} documents, {r['gold_documents']} gold; "
         f"label model frames={r['label_model_frames']} stance={r['label_model_stance']})"
+    )
+    print(
+        f"Label Studio: {res.path.parent / 'label_studio_tasks.json'} (least certain first) "
+        f"and its interface {res.path.parent / 'label_studio_config.xml'}; "
+        "`mediaframe gold import EXPORT.json` reads the annotations back"
     )
     print(res.lf_table.to_string(index=False, max_rows=40))
     if res.agreement is not None:
         print(res.agreement.to_string(index=False))
     if r["skipped_total"]:
         print(f"{r['skipped_total']} rows skipped: {r['skipped']}", file=sys.stderr)
-    for e in r["row_errors"][:10] + r["lf_errors"] + r["gold_problems"]:
+    for e in r["row_errors"][:10] + r["lf_errors"]:
         print("  " + e, file=sys.stderr)
+    if r["gold_problems"]:  # listed when found, before the work; all in label_report.json
+        print(f"{len(r['gold_problems'])} gold rows left out (--allow-bad-gold)", file=sys.stderr)
     return 0
 
 
@@ -101,6 +121,16 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", choices=family_names(), action=_DeprecatedModel, help=argparse.SUPPRESS
     )
+    run_name_argument(p)
+
+
+def run_name_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--run-name",
+        metavar="NAME",
+        help="MLflow run name (default: the stage's, e.g. frames-baseline); runs nested "
+        "in it are named NAME/<stage's name>",
+    )
 
 
 def run_train(args: argparse.Namespace, cfg: Any) -> int:
@@ -115,7 +145,7 @@ def run_train(args: argparse.Namespace, cfg: Any) -> int:
         cfg.output = args.output
     if args.family:
         cfg.family = args.family
-    s = train(cfg, args.config_used)
+    s = train(cfg, args.config_used, run_name=args.run_name)
     test = {k: round(v, 4) for k, v in s["metrics"].items() if k.startswith("test_")}
     print(json.dumps({"run_id": s["run_id"], "bundle": s["bundle"], **test}, indent=1))
     return 0
@@ -187,6 +217,8 @@ def run_report(args: argparse.Namespace, cfg: Any) -> int:
     )
     if rep.incomplete:
         print(f"warning: scoring not finished in {rep.incomplete}", file=sys.stderr)
+    for w in rep.warnings:  # mixed model versions, repeated ids, dates after the run
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -199,8 +231,46 @@ def run_flow(args: argparse.Namespace, cfg: Any) -> int:
     if args.output:
         cfg.workdir = args.output
     print(f"tracking: {tracking.redact(args.tracking)}")
-    run_all(cfg)
+    with tracking.run_names(args.run_name):
+        run_all(cfg)
     return 0
+
+
+def compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_ID",
+        help="training runs of one task; the first is the reference the others are paired with",
+    )
+
+
+def run_compare(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.compare import compare
+
+    res = compare(args.runs, args.output or "compare", cfg)
+    print(res.summary())
+    return 0
+
+
+def _gold_command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """``split`` and ``gold`` live in ``pipelines.gold_cmd``, imported when run."""
+
+    def run(args: argparse.Namespace, cfg: Any) -> int:
+        from pipelines import gold_cmd
+
+        return getattr(gold_cmd, f"run_{name}")(args, cfg)
+
+    return run
+
+
+def _gold_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        from pipelines import gold_cmd
+
+        getattr(gold_cmd, f"{name}_arguments")(p)
+
+    return add
 
 
 STAGES: list[Stage] = [
@@ -212,7 +282,7 @@ STAGES: list[Stage] = [
         "duplicates. Writes DIR/documents.parquet and DIR/ingest_report.json.",
         run_ingest,
         "IngestConfig",
-        "configs/ingest.yaml",
+        PROJECT_CONFIG,
     ),
     Stage(
         "label",
@@ -222,7 +292,8 @@ STAGES: list[Stage] = [
         "and annotator agreement.",
         run_label,
         "LabelConfig",
-        "configs/label.yaml",
+        PROJECT_CONFIG,
+        label_arguments,
     ),
     Stage(
         "train",
@@ -231,7 +302,7 @@ STAGES: list[Stage] = [
         "labels.parquet; evaluate on gold test and log the run.",
         run_train,
         "TrainConfig",
-        "configs/train_{task}.yaml",
+        PROJECT_CONFIG,
         train_arguments,
     ),
     Stage(
@@ -242,7 +313,7 @@ STAGES: list[Stage] = [
         "champion on gold test.",
         run_publish,
         "PublishConfig",
-        "configs/publish.yaml",
+        PROJECT_CONFIG,
         publish_arguments,
         inputs=False,
         output=False,
@@ -254,7 +325,7 @@ STAGES: list[Stage] = [
         "resumes after an interruption.",
         run_score,
         "ScoreConfig",
-        "configs/score.yaml",
+        PROJECT_CONFIG,
         score_arguments,
     ),
     Stage(
@@ -267,7 +338,7 @@ STAGES: list[Stage] = [
         "counted and reported, never dropped silently.",
         run_report,
         "ReportConfig",
-        "configs/report.yaml",
+        PROJECT_CONFIG,
         report_arguments,
     ),
     Stage(
@@ -278,5 +349,51 @@ STAGES: list[Stage] = [
         run_flow,
         "RunConfig",
         "configs/run.yaml",
+        run_name_argument,
+    ),
+    Stage(
+        "compare",
+        "compare training runs on one HTML page, logged to MLflow",
+        "Headline gold-test metrics of each run with their bootstrap intervals, the paired "
+        "bootstrap of each run against the first on the gold test items they share, and "
+        "per-label F1 deltas, as DIR/compare.html (default ./compare), logged as an "
+        "artifact of a new run in mediaframe-compare. Bootstrap rounds, seed, margin and "
+        "confidence are the promotion gate's (the publish config).",
+        run_compare,
+        "PublishConfig",
+        "configs/publish.yaml",
+        compare_arguments,
+        inputs=False,
+    ),
+    Stage(
+        "split",
+        "a grouped, stratified train/dev/test split of a gold file",
+        "Split the documents of GOLD into train, dev and test (shares --dev, --test), "
+        "keeping each --group-by group (e.g. source: the outlet) in one split and the "
+        "--stratify label's mix alike in all; writes {train, dev, test: [ids]} to --output, "
+        "the splits.json that label, train and publish read. Gold values are checked "
+        "against the label config's codebook and targets.",
+        _gold_command("split"),
+        "LabelConfig",
+        PROJECT_CONFIG,
+        _gold_arguments("split"),
+        inputs=False,
+        output=False,
+    ),
+    Stage(
+        "gold",
+        "the Label Studio loop: import an export into gold, export tasks to annotate",
+        "gold import EXPORT.json [--into gold.jsonl]: check a Label Studio JSON export "
+        "against the codebook and targets, report what was dropped and why, and merge one "
+        "row per document x annotator into the gold file. gold export --labels DIR "
+        "--output tasks.json [--max-frames K]: the labelled, non-gold documents as Label "
+        "Studio tasks, least certain first, pre-annotated with at most K frames by "
+        "probability, and label_studio_config.xml beside them.",
+        _gold_command("gold"),
+        "LabelConfig",
+        PROJECT_CONFIG,
+        _gold_arguments("gold"),
+        inputs=False,
+        output=False,
     ),
 ]

@@ -10,6 +10,7 @@ start, so nothing sits RUNNING forever.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import re
@@ -29,6 +30,7 @@ EXPERIMENTS = {
     "publish": "mediaframe-publish",
     "report": "mediaframe-report",
     "run": "mediaframe-run",
+    "compare": "mediaframe-compare",
 }
 
 
@@ -157,7 +159,7 @@ def experiment_id(key: str) -> str:
     if is_local_store():
         uri = mlflow.get_tracking_uri()
         base = (
-            Path(uri.split("sqlite:///", 1)[1]).parent
+            Path(uri.split("sqlite:///", 1)[1]).resolve().parent
             if uri.startswith("sqlite:///")
             else Path.cwd()
         )
@@ -217,6 +219,32 @@ def base_tags(
     }
 
 
+# The name a user gave with --run-name, for the runs started while it is set.
+_RUN_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_name", default=None)
+
+
+@contextlib.contextmanager
+def run_names(name: str | None) -> Iterator[None]:
+    """While set, the outermost stage run is called ``name`` and the runs nested in it
+    ``name/<stage name>``, so two runs of one stage can be told apart in the UI (the
+    training runs of ``mediaframe run`` live in their own experiments, beside others)."""
+    if name is not None and not name.strip():
+        raise ValueError("--run-name must not be empty")
+    token = _RUN_NAME.set(name.strip() if name else None)
+    try:
+        yield
+    finally:
+        _RUN_NAME.reset(token)
+
+
+def given_name(default: str, nested: bool) -> str:
+    """The name a new run gets: the user's (see ``run_names``), or the stage's default."""
+    given = _RUN_NAME.get()
+    if not given:
+        return default
+    return f"{given}/{default}" if nested else given
+
+
 @contextlib.contextmanager
 def stage_run(
     exp_key: str, run_name: str, tags: dict[str, str], system_metrics: bool = True
@@ -228,6 +256,7 @@ def stage_run(
     """
     mark_stale_runs(exp_key)
     parent = mlflow.active_run()
+    run_name = given_name(run_name, nested=parent is not None)
     exp = experiment_id(exp_key)
     sysm = system_metrics and system_metrics_on()
     if sysm and not os.environ.get("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"):

@@ -9,6 +9,7 @@ through exactly this code; only the model class differs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
@@ -23,12 +24,13 @@ import pandas as pd
 import yaml
 
 from labeling.codebook import load_codebook, load_stance
+from labeling.gold import read_splits
 from models.base import FitOptions, ModelBundle
-from models.training import TaskData, fit_bundle
+from models.metrics import selection_metric
+from models.training import TaskData, cross_validated, fit_bundle, trained_params
 from pipelines import tracking
 from pipelines.config import TrainConfig, config_hash
 from pipelines.evaluate import Evaluation, evaluate_multiclass, evaluate_multilabel, html_report
-from pipelines.progress import bar
 from pipelines.publish_contract import log_contract
 from pipelines.train_data import build_task
 
@@ -76,16 +78,27 @@ def evaluate_bundle(
     return ev, probs
 
 
-def _flat_params(cfg: TrainConfig) -> dict[str, Any]:
-    params: dict[str, Any] = {
+def _flat_params(cfg: TrainConfig, kind: str) -> dict[str, Any]:
+    """The run's params before fitting. The family's hyper-parameters wait for the fit
+    (``_log_trained``): MLflow params cannot change, and a search picks some of them."""
+    return {
         "task": cfg.task,
         "model": cfg.family,
         "seed": cfg.seed,
         "use_weak_labels": cfg.use_weak_labels,
         "codebook": cfg.codebook,
+        # The one figure that ranks this run against others (publish, compare).
+        "selection_metric": f"dev_{selection_metric(kind)}",
     }
-    for k, v in cfg.family_config().model_dump().items():
-        params[f"{cfg.family}.{k}"] = v
+
+
+def _log_trained(bundle: ModelBundle, cfg: TrainConfig) -> dict[str, Any]:
+    """The family's hyper-parameters as trained (``models.training.trained_params``),
+    under ``<family>.``; returns them for the run description."""
+    params = trained_params(bundle, cfg.family_config())
+    if "epoch_criterion" in params:  # named as logged: per-epoch figures are epoch_*
+        params["epoch_criterion"] = _epoch_key(params["epoch_criterion"])
+    mlflow.log_params({f"{cfg.family}.{k}": v for k, v in params.items()})
     return params
 
 
@@ -106,7 +119,7 @@ def _resume_point(cfg: TrainConfig, digest: str) -> tuple[str | None, str | None
 
 def _log_inputs(cfg: TrainConfig, data: TaskData, config_path: str | None) -> None:
     """Params, the config as given and hashed, and the three splits as MLflow datasets."""
-    mlflow.log_params(_flat_params(cfg))
+    mlflow.log_params(_flat_params(cfg, data.spec.kind))
     mlflow.log_params(
         {"n_train": len(data.train), "n_dev": len(data.dev), "n_test": len(data.test)}
     )
@@ -123,8 +136,18 @@ def _log_inputs(cfg: TrainConfig, data: TaskData, config_path: str | None) -> No
         )
 
 
+def _epoch_key(key: str) -> str:
+    """Per-epoch dev figures are logged as ``epoch_dev_*``: under the final figures' names
+    (``dev_micro_f1``) they would win MLflow's latest-value slot, which goes to the
+    highest step, and the run would show the last epoch's fixed-0.5 score, not the
+    tuned model's dev figure that publish and compare rank runs by."""
+    return f"epoch_{key}" if key.startswith("dev_") else key
+
+
 def _log_step(metrics: dict[str, float], step: int) -> None:
-    mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)}, step=step)
+    mlflow.log_metrics(
+        {_epoch_key(k): v for k, v in metrics.items() if not math.isnan(v)}, step=step
+    )
 
 
 def _inference_metrics(bundle: ModelBundle) -> dict[str, float]:
@@ -140,8 +163,19 @@ def _inference_metrics(bundle: ModelBundle) -> dict[str, float]:
     return out
 
 
-def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any]:
-    """Train, evaluate and log one (task, ``cfg.family``) run; returns its summary."""
+def run_train(
+    cfg: TrainConfig, config_path: str | None = None, run_name: str | None = None
+) -> dict[str, Any]:
+    """Train, evaluate and log one (task, ``cfg.family``) run; returns its summary.
+
+    ``run_name`` names the MLflow run (default ``<task>-<family>``, or the name set by an
+    enclosing ``tracking.run_names``)."""
+    named = tracking.run_names(run_name) if run_name else contextlib.nullcontext()
+    with named:
+        return _run_train(cfg, config_path)
+
+
+def _run_train(cfg: TrainConfig, config_path: str | None) -> dict[str, Any]:
     family = cfg.family
     data = build_task(cfg)
     book = load_codebook(cfg.codebook)
@@ -163,6 +197,12 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
         bundle = fit_with_progress(data, family, cfg, log=_log_step, options=options)
         train_seconds = time.perf_counter() - t0
         log_cv_folds(getattr(bundle.model, "cv_results", []), cfg.task, family, tags)
+        gold = {i for k in ("train", "dev") for i in read_splits(cfg.splits).get(k, [])}
+        cv = cross_validated(data, family, cfg.family_config(), cfg.seed, bundle, gold)
+        if cv is not None:  # publish's gate reads it back: models.selection.gate_json
+            mlflow.log_metrics(cv.flat_metrics())
+            bundle.info["cv"] = cv.to_json()
+        trained = _log_trained(bundle, cfg)
         bundle.info.update(run_id=run.info.run_id, task=cfg.task, family=family)
         bundle.info.update(codebook=codebook, data_digest=data.digest, contract=contract)
         dev_ev, _ = evaluate_bundle(bundle, data, "dev", 0, cfg.seed)
@@ -178,6 +218,7 @@ def run_train(cfg: TrainConfig, config_path: str | None = None) -> dict[str, Any
             **_inference_metrics(bundle),
         }
         mlflow.log_metrics(metrics)
+        mlflow.set_tag("mlflow.note.content", describe_run(cfg, data, metrics, trained))
         bundle.save(out_dir)
         mlflow.log_artifacts(str(out_dir), "bundle")
         _log_evaluation(test_ev, data, test_probs, bundle, cfg, family)
@@ -197,20 +238,11 @@ def fit_with_progress(
     log=None,
     options: FitOptions | None = None,
 ) -> ModelBundle:
-    """``fit_bundle`` with a console bar for the optimiser steps a family reports, so a
-    transformer's minutes of fine-tuning are never silent (the benchmark calls it too)."""
+    """``fit_bundle`` with the run's family config and seed (the benchmark calls it too).
+    A family that trains for minutes draws its own epoch and batch bars (the transformer's
+    trainer, through ``models.progress``), so the console is never silent."""
     options = options or FitOptions()
-    fine_tune = bar("fine-tune", unit="step")
-
-    def on_step(step: int, total: int) -> None:
-        fine_tune.total, fine_tune.n = total, step
-        fine_tune.refresh()
-
-    options.on_step = on_step
-    try:
-        return fit_bundle(data, family, getattr(cfg, family), cfg.seed, log=log, options=options)
-    finally:
-        fine_tune.close()
+    return fit_bundle(data, family, getattr(cfg, family), cfg.seed, log=log, options=options)
 
 
 def log_cv_folds(results: list[dict[str, Any]], task: str, family: str, tags: dict) -> None:
@@ -291,9 +323,7 @@ def _log_evaluation(
         if ev.errors is not None:
             ev.errors.to_csv(d / "most_confident_mistakes.csv", index=False)
             mlflow.log_artifact(str(d / "most_confident_mistakes.csv"), "evaluation")
-        pred = pd.DataFrame({"id": data.test.ids})
-        for j, lab in enumerate(data.spec.labels):
-            pred[f"p_{lab}"] = probs[:, j]
+        pred = prediction_table(data, probs, bundle)
         pred.to_parquet(d / "test_predictions.parquet", index=False)
         mlflow.log_artifact(str(d / "test_predictions.parquet"), "evaluation")
         sections = _report_sections(ev, bundle, cfg)
@@ -329,3 +359,72 @@ def _report_sections(ev: Evaluation, bundle: ModelBundle, cfg: TrainConfig) -> l
 def _ci(ev: Evaluation, key: str) -> str:
     lo, hi = ev.ci.get(key, (math.nan, math.nan))
     return "" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def prediction_table(data: TaskData, probs: np.ndarray, bundle: ModelBundle) -> pd.DataFrame:
+    """Per gold test item: its id (and target, for stance), the probabilities, the
+    decision the bundle makes and the gold answer, so ``mediaframe compare`` can pair two
+    runs item by item from their artifacts alone (a paired bootstrap needs both)."""
+    ex, labels = data.test, data.spec.labels
+    pred = pd.DataFrame({"id": ex.ids})
+    if ex.targets is not None:
+        pred["target"] = ex.targets
+    for j, lab in enumerate(labels):
+        pred[f"p_{lab}"] = probs[:, j]
+    if data.spec.kind == "multilabel":
+        decided = probs >= np.asarray(bundle.thresholds or [0.5] * len(labels))
+        for j, lab in enumerate(labels):
+            pred[f"pred_{lab}"] = decided[:, j].astype(int)
+            pred[f"gold_{lab}"] = np.asarray(ex.y)[:, j].astype(int)
+    else:
+        pred["pred"] = [labels[i] for i in probs.argmax(axis=1)]
+        pred["gold"] = [labels[i] for i in ex.y]
+    return pred
+
+
+def describe_run(
+    cfg: TrainConfig, data: TaskData, metrics: dict[str, float], trained: dict[str, Any]
+) -> str:
+    """The run's description (MLflow's ``mlflow.note.content``, shown on the run page):
+    the headline gold-test figures beside the trivial reference, the dev figure that
+    ranks the run, and what training chose, so a run reads without opening its metrics."""
+    key = selection_metric(data.spec.kind)
+    other = "macro_f1" if data.spec.kind == "multilabel" else "f_avg"
+
+    def fig(name: str) -> str:
+        v = metrics.get(f"test_{name}")
+        if v is None:
+            return f"{name} n/a"
+        lo, hi = metrics.get(f"test_{name}_ci_low"), metrics.get(f"test_{name}_ci_high")
+        ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+        triv = metrics.get(f"test_trivial_{name}")
+        ref = f" (trivial {triv:.3f})" if triv is not None else ""
+        return f"{name} **{v:.3f}**{ci}{ref}"
+
+    lines = [
+        f"**{cfg.task} / {cfg.family}** on gold test (n={len(data.test)}, 95% bootstrap "
+        f"intervals): {fig(key)}; {fig(other)}.",
+        f"Selected by `dev_{key}` = {metrics.get(f'dev_{key}', math.nan):.3f} "
+        f"(gold dev, n={len(data.dev)}); trained on {len(data.train)} examples in "
+        f"{metrics.get('train_seconds', math.nan):.0f} s.",
+    ]
+    chosen = []
+    if getattr(cfg.family_config(), "cv_search", False):
+        grid = ", ".join(f"{c:g}" for c in cfg.family_config().cv_grid_C)
+        chosen.append(f"C={trained.get('C'):g} by grouped CV over [{grid}]")
+    if "best_epoch" in trained:
+        chosen.append(
+            f"epoch {trained['best_epoch']} of {trained['epochs_run']} run "
+            f"(by {trained['epoch_criterion']})"
+        )
+    if "inference" in trained:
+        fp32, int8 = metrics.get(f"dev_{key}_fp32"), metrics.get(f"dev_{key}_int8")
+        how = (
+            f"by dev_{key}: fp32 {fp32:.3f}, int8 {int8:.3f}"
+            if fp32 is not None and int8 is not None
+            else "int8 not measured"
+        )
+        chosen.append(f"{trained['inference']} inference ({how})")
+    if chosen:
+        lines.append("Chosen: " + "; ".join(chosen) + ".")
+    return "\n\n".join(lines)

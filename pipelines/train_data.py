@@ -1,11 +1,15 @@
 """The train stage's data: a task's examples from ``labels.parquet`` and the gold split.
 
 Gold where it exists, the label model elsewhere: train on the train split plus weakly
-labelled documents outside the split; dev and test are gold only.
+labelled documents outside the split; dev and test are gold only. A held-out group (an
+outlet whose documents are all in dev or test, as a split grouped by outlet makes it)
+stays held out: its weakly labelled documents never enter training either, or the
+outlet hold-out would measure outlets the model was trained on.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +61,30 @@ def _split_frame(df: pd.DataFrame, cfg: TrainConfig) -> dict[str, pd.DataFrame]:
         raise TrainDataError(f"{cfg.splits}: no gold documents in the dev split")
     in_split = set().union(*map(set, splits.values()))
     extra = df[~df["id"].isin(in_split) & ~is_gold]
+    held_out = held_out_groups(df, splits)
+    leaking = extra["source"].astype(str).isin(held_out)
+    if cfg.use_weak_labels and leaking.any():
+        print(
+            f"train: {int(leaking.sum())} weakly labelled documents of the {len(held_out)} "
+            f"dev/test-only sources ({', '.join(sorted(held_out)[:5])}"
+            f"{', ...' if len(held_out) > 5 else ''}) left out of training",
+            file=sys.stderr,
+        )
+    extra = extra[~leaking]
     if cfg.use_weak_labels and len(extra):
         part["train"] = pd.concat([part["train"], extra], ignore_index=True)
     return part
+
+
+def held_out_groups(df: pd.DataFrame, splits: dict[str, list[str]]) -> set[str]:
+    """The sources (outlets) with documents in dev or test and none in the train split.
+
+    With a split grouped by outlet these are the held-out outlets; with a random split
+    every outlet is usually in train too, and nothing is held out beyond the split's ids.
+    """
+    source = dict(zip(df["id"], df["source"].astype(str), strict=True))
+    seen = {k: {source[i] for i in splits[k] if i in source} for k in ("train", "dev", "test")}
+    return (seen["dev"] | seen["test"]) - seen["train"]
 
 
 def _confidence(row: pd.Series, keys: list[str]) -> float:

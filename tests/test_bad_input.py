@@ -11,6 +11,7 @@ Score runs the real published baseline champion (built once per session).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -476,3 +477,83 @@ def test_score_missing_text_column_fails_before_work(tmp_path: Path, champion, t
         "ScoreError",
         True,
     )
+
+
+def test_score_reads_json_arrays_gzip_and_utf16(tmp_path: Path, champion, trials) -> None:
+    """A .json array, gzip-compressed JSONL, JSON and CSV, and a UTF-16 CSV with its BOM
+    (Excel's "Unicode" export): every row read as a row, not one error row per line."""
+    docs = [{"id": f"d{i}", "text": f"Министры НАТО {i}: " + prose(i)} for i in range(5)]
+    buf = io.StringIO()
+    pd.DataFrame(docs).to_csv(buf, index=False)
+    files = {
+        "a.json": json.dumps(docs, indent=2, ensure_ascii=False).encode(),
+        "b.jsonl.gz": gzip.compress("".join(json.dumps(d) + "\n" for d in docs).encode()),
+        "c.json.gz": gzip.compress(json.dumps(docs).encode()),
+        "d.csv.gz": gzip.compress(buf.getvalue().encode()),
+        "e.csv": buf.getvalue().encode("utf-16"),
+    }
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for name, data in files.items():
+        (inp / name).write_bytes(data)
+        res = score([str(inp / name)], tmp_path / f"out-{name}", ScoreConfig(chunk_size=2))
+        out = pd.read_parquet(tmp_path / f"out-{name}")
+        assert res.rows == len(out) == 5 and res.errors == 0, (name, out["error"].tolist())
+        assert out["id"].tolist() == [d["id"] for d in docs], name
+    # A folder is searched for the same kinds: 5 files x 5 rows, in name order.
+    res = score([str(inp)], tmp_path / "all", ScoreConfig(chunk_size=7))
+    assert res.rows == 25 and res.errors == 0
+    trials.record("bad input", "score", ".json array, .gz, UTF-16 CSV", 25, res.rows, True)
+
+
+def test_folders_count_what_they_skip(tmp_path: Path, trials) -> None:
+    from collections import Counter
+
+    from pipelines.inputs import list_inputs
+
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.jsonl").write_text("{}\n")
+    (d / "sub" / "b.txt.gz").write_bytes(gzip.compress(b"text"))
+    (d / "notes").write_text("x")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "c.jsonl").write_text("{}\n")
+    (d / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (d / "out").mkdir()
+    (d / "out" / "part-00000.parquet").write_bytes(b"")
+    skipped: Counter[str] = Counter()
+    files = list_inputs([d], [".jsonl"], "input", exclude=d / "out", skipped=skipped)
+    assert files == [d / "a.jsonl"]
+    assert skipped == {".gz": 1, "(no suffix)": 1, "symlinked folder": 1, "output folder": 1}
+    with pytest.raises(ValueError, match=r"no input .* skipped 1 file of another type \(\.gz"):
+        list_inputs([d / "sub"], [".csv"], "input")
+    trials.record("bad input", "inputs", ".gz, symlinked folder, own output", 4, 4, True)
+
+
+def test_ingest_decodes_a_utf16_csv(tmp_path: Path, trials) -> None:
+    rows = [{"id": str(i), "text": "Министры НАТО встретились. " + prose(i)} for i in range(3)]
+    buf = io.StringIO()
+    pd.DataFrame(rows).to_csv(buf, index=False)
+    (tmp_path / "x.csv").write_bytes(buf.getvalue().encode("utf-16"))
+    rep = ingest([str(tmp_path / "x.csv")], tmp_path / "out", IngestConfig(min_words=5))
+    docs = pd.read_parquet(tmp_path / "out" / "documents.parquet")
+    assert rep.rows_read == 3 and len(docs) == 3 and not rep.errors
+    assert all(t.startswith("Министры НАТО") for t in docs["text"])
+    trials.record("bad input", "ingest", "UTF-16 CSV with BOM", 3, len(docs), True)
+
+
+def test_ingest_does_not_read_its_own_output_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trials
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"id": str(i), "text": "NATO ministers met. " + prose(i)} for i in range(4)]
+    (data / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = IngestConfig(min_words=5)
+    first = ingest([str(data)], data / "run", cfg)
+    again = ingest([str(data)], data / "run", cfg)  # data/run/documents.parquet is output
+    assert first.rows_read == again.rows_read == 4 and again.documents_out == 4
+    # documents.parquet and ingest_report.json (a .json, an input kind): both left out
+    assert "2 files inside the output folder" in capsys.readouterr().err
+    trials.record("bad input", "ingest", "output inside the input folder", 4, 4, True)

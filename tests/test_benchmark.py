@@ -230,6 +230,10 @@ def test_benchmark_command_json_and_mlflow_contract(
             str(ROOT / "configs/bench/gvfc.yaml"),
             "--set",
             "bootstrap=200",
+            "--set",
+            "cv.k=3",
+            "--set",
+            "cv.repeats=2",
             "--output",
             str(out),
         ]
@@ -273,6 +277,15 @@ def test_benchmark_command_json_and_mlflow_contract(
     assert run.data.params["baseline.char_ngrams"] == "True"
     assert run.data.params["adapter.input"] == "headline"
     assert "transformer.max_length" not in run.data.params
+    # the repeated grouped CV over the training release, beside the fixed split's figure
+    cv = res["cv"]
+    assert (cv["k"], cv["repeats"], cv["n"]) == (3, 2, 9 * 12)
+    assert set(cv["mean"]) == set(cv["sd"]) == {"accuracy", "macro_f1"}
+    assert len(cv["folds"]) == 6 and sum(f["n_test"] for f in cv["folds"]) == 2 * 9 * 12
+    assert cv["mean"]["accuracy"] > cv["trivial"]["mean"]["accuracy"] + 0.3
+    assert 0 <= cv["sd"]["accuracy"] < 0.3
+    assert run.data.metrics["cv_mean_accuracy"] == pytest.approx(cv["mean"]["accuracy"])
+    assert "cv 3x2 mean ± sd" in printed
 
     # the held-out run: train on the whole release minus dev, score the test files
     test = tmp_path / "gvfc-test"
@@ -289,6 +302,10 @@ def test_benchmark_command_json_and_mlflow_contract(
             "bootstrap=50",
             "--set",
             "subsample=40",
+            "--set",
+            "cv.k=2",
+            "--set",
+            "cv.repeats=1",
             "--output",
             str(out),
         ]
@@ -297,6 +314,7 @@ def test_benchmark_command_json_and_mlflow_contract(
     res = json.loads(out.read_text())
     assert res["split"] == "test" and res["n_test"] == 27
     assert res["n_train"] == 40 and res["subsample"] == 40
+    assert res["cv"]["n"] == 40 + res["n_tune"]  # the test files never enter the CV
 
 
 def test_benchmark_errors_are_one_clear_line(
@@ -385,10 +403,18 @@ def test_weak_run_keeps_the_gold_trivial_reference(tmp_path: Path, tracking_uri_
             f"weak.codebook={codebook}",
             f"weak.stance={ROOT / 'configs/stance.yaml'}",
             "bootstrap=50",
+            "cv.k=2",
+            "cv.repeats=1",
         ]
         assert run_cli([*args, *[x for s in sets for x in ("--set", s)], "--output", str(out)]) == 0
         results[model] = json.loads(out.read_text())
     assert results["weak"]["trivial"] == results["gold"]["trivial"]
+    # CV on the same gold folds: the same reference; the weak model scored on gold too
+    cv_gold, cv_weak = results["gold"]["cv"], results["weak"]["cv"]
+    assert cv_weak["trivial"] == cv_gold["trivial"]
+    assert [f["test_digest"] for f in cv_weak["folds"]] == [
+        f["test_digest"] for f in cv_gold["folds"]
+    ]
     assert results["weak"]["n_train"] == results["gold"]["n_train"]
     assert (results["gold"]["model"], results["weak"]["model"]) == ("baseline", "weak")
     assert "no gold" in results["weak"]["model_detail"]
@@ -409,6 +435,7 @@ def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
         f"weak.codebook={codebook}",
         f"weak.stance={ROOT / 'configs/stance.yaml'}",
         "bootstrap=50",
+        "cv.enabled=false",
     ]
     args = ["benchmark", "semeval2023", "--data-dir", str(data), "--labels", "weak"]
     args += [x for s in sets for x in ("--set", s)]
@@ -425,8 +452,11 @@ def test_weak_unlabeled_texts_are_labelled_and_added_to_training(
     # weak+gold: the gold training set plus the weakly labelled unlabelled texts
     both = tmp_path / "both.json"
     args[args.index("weak")] = "weak+gold"
-    assert run_cli([*args, *with_extra[:2], "--output", str(both)]) == 0
+    cv_on = ["--set", "cv.enabled=true", "--set", "cv.k=2", "--set", "cv.repeats=1"]
+    assert run_cli([*args, *with_extra[:2], *cv_on, "--output", str(both)]) == 0
     c = json.loads(both.read_text())
+    assert all(f["n_extra"] == len(extra) for f in c["cv"]["folds"])  # weak texts train
+    assert sum(f["n_test"] for f in c["cv"]["folds"]) == len(rows)  # and never score
     assert c["model"] == "baseline-weak+gold" and c["labels"] == "weak+gold"
     assert c["n_train"] == b["n_train"] and c["n_tune"] == a["n_tune"]
     assert "gold + " in c["model_detail"] and c["trivial"] == a["trivial"]
@@ -437,6 +467,7 @@ def test_old_model_flag_still_works_with_a_deprecation_warning(
     tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["benchmark", "gvfc", "--data-dir", str(tmp_path / "g"), "--set", "bootstrap=20"]
+    args += ["--set", "cv.enabled=false"]
     synthetic_gvfc(tmp_path / "g", 4, 1)
     with pytest.warns(DeprecationWarning, match="use --family baseline"):
         assert run_cli([*args, "--model", "baseline", "--output", str(tmp_path / "o.json")]) == 0
@@ -480,3 +511,93 @@ def test_gvfc_baseline_on_the_real_training_release(
     assert res["n_train"] - extra + res["n_tune"] + res["n_test"] == 1040  # the release's 80%
     assert res["n_test"] == 208
     assert res["metrics"]["accuracy"] > res["trivial"]["accuracy"] + 0.3
+
+
+# ============================================================================ sample corpus
+def write_sample(root: Path, n_per_outlet: int = 3, outlets: int = 4) -> None:
+    """The bundled corpus's layout: articles/*.jsonl and gold/gold.jsonl."""
+    (root / "articles").mkdir(parents=True)
+    (root / "gold").mkdir()
+    arts, gold = [], []
+    for o in range(outlets):
+        for k in range(n_per_outlet):
+            sid = f"x-{o}-{k}"
+            sec = (o + k) % 2 == 0
+            arts.append(
+                {
+                    "source_id": sid,
+                    "title": f"Story {sid}",
+                    "text": "NATO troops at the border." if sec else "Bread prices rise again.",
+                    "source": f"Outlet {o}",
+                }
+            )
+            gold.append(
+                {
+                    "id": f"id{o}{k}",
+                    "source_id": sid,
+                    "frames": ["security_and_defense"] if sec else ["economic"],
+                    "stance": {"nato": "favor" if o % 2 else "against", "us": "not_mentioned"},
+                }
+            )
+    (root / "articles/batch_x.jsonl").write_text("\n".join(json.dumps(a) for a in arts) + "\n")
+    (root / "gold/gold.jsonl").write_text("\n".join(json.dumps(g) for g in gold) + "\n")
+
+
+def test_sample_adapters_read_frames_and_stance_pairs_grouped_by_outlet(tmp_path: Path) -> None:
+    write_sample(tmp_path)
+    frames, stance = ADAPTERS["sample"], ADAPTERS["sample-stance"]
+    fo = frames.options({"codebook": str(ROOT / "configs/codebooks/mfc.yaml")})
+    ex = frames.read_pool(tmp_path, fo)
+    labels = frames.spec(fo).labels
+    assert len(ex) == 12 and ex.ids[0] == "id00" and ex.texts[0].startswith("Story x-0-0\n\n")
+    assert labels[int(np.argmax(ex.y[0]))] == "security_and_defense"
+    assert sorted(set(ex.groups or [])) == [f"Outlet {o}" for o in range(4)]
+    so = stance.options({"stance": str(ROOT / "configs/stance.yaml")})
+    pairs = stance.read_pool(tmp_path, so)
+    assert len(pairs) == 12 and pairs.ids[0] == "id00:nato"  # not_mentioned is no example
+    assert pairs.targets == ["nato"] * 12 and stance.primary_metric == "macro_f1"
+    dev = frames.dev_indices(ex, frames.spec(fo), 0.5, 1)
+    assert len({ex.groups[i] for i in dev}) == 2  # whole outlets
+    (tmp_path / "gold/gold.jsonl").write_text('{"id": "z", "source_id": "nope"}\n')
+    with pytest.raises(DatasetError, match=r"gold\.jsonl: row 1: field 'source_id'"):
+        frames.read_pool(tmp_path, fo)
+
+
+def test_sample_adapter_reads_the_bundled_corpus() -> None:
+    a = ADAPTERS["sample"]
+    ex = a.read_pool(
+        ROOT / "data", a.options({"codebook": str(ROOT / "configs/codebooks/mfc.yaml")})
+    )
+    assert len(ex) == 160 and len(set(ex.groups or [])) == 10
+
+
+def test_curve_json_plot_and_mlflow_run(
+    tmp_path: Path, tracking_uri_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "gvfc"
+    synthetic_gvfc(data, 8, 1)
+    out = tmp_path / "curve.json"
+    args = ["benchmark", "gvfc", "--data-dir", str(data), "--set", "cv.enabled=false"]
+    assert run_cli([*args, "--curve", "20,all", "--output", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert set(res) == {"dataset", "split", "primary_metric", "curve"}
+    assert (res["dataset"], res["split"], res["primary_metric"]) == ("gvfc", "dev", "accuracy")
+    assert [(e["gold"], e["seed"]) for e in res["curve"]] == [
+        (g, s) for g in (20, "all") for s in (13, 14, 15)
+    ]
+    for e in res["curve"]:
+        assert set(e) == {"gold", "family", "labels", "seed", "metrics"}
+        assert (e["family"], e["labels"]) == ("baseline", "gold")
+        assert set(e["metrics"]) == {"accuracy", "macro_f1"}
+    full = [e["metrics"]["accuracy"] for e in res["curve"] if e["gold"] == "all"]
+    assert np.mean(full) > 1 / 9 + 0.3  # distinctive words: far above chance
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out
+    assert "learning curve on dev" in printed and "all" in printed
+    exp = mlflow.get_experiment_by_name("benchmark-gvfc")
+    (run,) = mlflow.search_runs([exp.experiment_id], output_format="list")
+    assert run.info.run_name == "gvfc-baseline-dev-curve"
+    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert "curve.json" in arts and "plots" in arts
+    assert run_cli([*args, "--curve", "20,lots"]) == 2
+    assert "'lots' is not a gold budget" in capsys.readouterr().err

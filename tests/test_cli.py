@@ -13,7 +13,10 @@ from pipelines.cli import PLUGIN_GROUP, build_parser, main
 
 # Plugin commands (``benchmark`` from bench) are there only when their package is installed.
 PLUGINS = [ep.name for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)]
-STAGES = ["ingest", "label", "train", "publish", "score", "report", "run", "ui", *PLUGINS]
+STAGES = [
+    *("ingest", "label", "train", "publish", "score", "report", "run", "compare", "ui"),
+    *PLUGINS,
+]
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

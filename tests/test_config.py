@@ -56,7 +56,7 @@ def test_run_config_reads_stage_files(root: Path, monkeypatch: pytest.MonkeyPatc
     cfg = load_config(RunConfig, "configs/run.yaml", ["train_frames.transformer.epochs=1"])
     assert cfg.train_frames.task == "frames" and cfg.train_stance.task == "stance"
     assert cfg.train_frames.transformer.epochs == 1
-    assert cfg.label.codebook.endswith("mfc.yaml")
+    assert cfg.label.codebook == "mfc" and cfg.train_stance.stance == "default"
 
 
 def test_every_shipped_config_validates(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +86,15 @@ def test_removed_gold_key_of_train_is_an_unknown_key(tmp_path: Path) -> None:
     # TrainConfig.gold was never read; a config that still sets it is told so.
     with pytest.raises(ConfigError, match="key 'gold': unknown key"):
         load_config(TrainConfig, write(tmp_path, "task: frames\ngold: g.jsonl\n"))
+
+
+def test_the_shipped_project_config_works_from_any_directory(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its paths follow configs/, not the working directory: the sample is found from /tmp.
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(RunConfig, root / "configs/run.yaml")
+    assert Path(cfg.input[0]).resolve() == root / "data/raw"
+    for p in (cfg.label.gold, cfg.train_stance.splits, cfg.publish.gold, cfg.label.annotations):
+        assert Path(p).is_file(), p
+    assert Path(cfg.train_frames.labels).resolve() == root / "runs/sample/labels.parquet"

@@ -139,7 +139,7 @@ CASES = [
         "missing-label.yaml: config file not found",
     ),
     (RunConfig, "score:\n  engine: ray\n", "score.engine", "'local' or 'spark'"),
-    (RunConfig, "workdirs: x\n", "workdirs", "allowed keys: families, ingest, input"),
+    (RunConfig, "workdirs: x\n", "workdirs", "allowed keys: annotations, codebook, families"),
 ]
 
 

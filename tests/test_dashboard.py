@@ -6,6 +6,8 @@ training run (with its HTML report and PNG plots) and a real report run. Chromiu
 Debian's package driven by Playwright (never `playwright install`); where either is
 missing the test skips and says why. Pixels, not only the DOM: a page that loads its
 markup but paints nothing (a broken bundle, an image that does not decode) still fails.
+Both reports' tables are also checked by their computed styles, so a stylesheet the
+browser drops (a CSS typo) fails too.
 """
 
 from __future__ import annotations
@@ -105,7 +107,11 @@ def store(tmp_path_factory: pytest.TempPathFactory, root: Path):
                 bootstrap=50,
             ),
         )
-        report = run_report([str(work / "labels.parquet")], work / "report", ReportConfig())
+        report = run_report(
+            [str(work / "labels.parquet")],
+            work / "report",
+            ReportConfig(stance=lcfg.stance),
+        )
         yield {"tmp": tmp, "uri": uri, "train": train["run_id"], "report": report.run_id}
     finally:
         os.chdir(old_cwd)
@@ -258,3 +264,41 @@ def test_outlet_report_renders_its_stacked_frame_plot(
     # The stacked bars use the frame palette: many saturated pixels, not just grey text.
     sat = img.max(axis=2).astype(int) - img.min(axis=2).astype(int)
     assert (sat > 60).mean() > 0.05
+
+
+# What html_report's stylesheet sets, as the browser computes it: a typo in the CSS (an
+# f-string's doubled braces) once voided every rule after the first, silently.
+TABLE_STYLE = {
+    "collapse": "collapse",
+    "font": "13px",
+    "th_bg": "rgb(243, 243, 243)",
+    "td_border": "solid 1px rgb(204, 204, 204)",
+    "td_pad": "6px",
+}
+COMPUTED = """el => {
+    const t = getComputedStyle(el);
+    const th = getComputedStyle(el.querySelector('th'));
+    const td = getComputedStyle(el.querySelector('td'));
+    return {collapse: t.borderCollapse, font: t.fontSize, th_bg: th.backgroundColor,
+            td_border: `${td.borderTopStyle} ${td.borderTopWidth} ${td.borderTopColor}`,
+            td_pad: td.paddingLeft};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("run", "artifact"),
+    [("train", "evaluation_report.html"), ("report", "outlet_report.html")],
+)
+def test_report_tables_get_their_styles(server, store, browser, run, artifact) -> None:
+    """Computed styles of the first table of each HTML report, and its pixels: the header
+    row's grey is painted, so the styles reach the screen, not only the DOM."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(_run_url(server, store[run], f"/artifacts/{artifact}"))
+    table = page.frame_locator("iframe.mlflow-html-iframe").locator("table").first
+    table.wait_for(state="visible", timeout=30_000)
+    table.scroll_into_view_if_needed()
+    assert table.evaluate(COMPUTED) == TABLE_STYLE
+    img = _pixels(table.screenshot())
+    grey = (img == np.array([243, 243, 243])).all(axis=2).mean()
+    assert grey > 0.02, grey  # the th background, painted
+    page.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.adapters.fnc1 import fnc_score
@@ -80,3 +81,17 @@ def test_ece_and_paired_bootstrap() -> None:
         200,
     )
     assert res["diff"] == pytest.approx(1.0) and res["p_b_better"] == 1.0
+
+
+def test_html_report_css_is_well_formed_rules() -> None:
+    """Every style rule reaches the browser: doubled braces once voided all but the first."""
+    import re
+
+    from pipelines.evaluate import html_report
+
+    page = html_report("t {x}", [("a table", pd.DataFrame({"a": [1]}))])
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    rules = re.findall(r"([^{}]+)\{([^{}]*)\}", css)
+    assert "".join(f"{s}{{{b}}}" for s, b in rules) == css  # nothing left outside a rule
+    assert dict(rules)["table"].startswith("border-collapse:collapse")
+    assert "<title>t {x}</title>" in page

@@ -35,12 +35,14 @@ def _articles(n: int) -> list[dict]:
 def _config(tmp: Path, gold: list[dict]) -> LabelConfig:
     path = tmp / "gold.jsonl"
     path.write_text("".join(json.dumps(g) + "\n" for g in gold))
+    splits = tmp / "splits.json"  # gold needs a split; all of it dev, as no split used to be
+    splits.write_text(json.dumps({"train": [], "dev": [g["id"] for g in gold], "test": []}))
     return LabelConfig(
         codebook=str(ROOT / "configs/codebooks/mfc.yaml"),
         stance=str(ROOT / "configs/stance.yaml"),
-        gold=str(path),
+        gold=str(path) if gold else None,  # an empty gold file is an error; null is none
         annotations=None,
-        splits=None,
+        splits=str(splits),
         embedding_lf=False,
         bootstrap=20,
     )

@@ -128,3 +128,22 @@ def test_cue_spread_votes_on_frames_used_through_a_long_article(root: Path) -> N
     assert _vote(lab, one, f"cue_spread:{key}") == 0
     same_paragraph = Doc("q", "", f"The court, a judge and a lawyer. {filler}\n{filler}")
     assert _vote(lab, same_paragraph, f"cue_spread:{key}") == -1  # one paragraph only
+
+
+def test_lf_summary_plot_prints_dollar_names_as_written(tmp_path) -> None:
+    """#18 item 12's class: function names come from user codebooks, and mathtext in one
+    (an unbalanced or unknown ``$\\...$``) must not crash the label stage's plot."""
+    import pandas as pd
+
+    from labeling.analysis import plot_summary
+
+    table = pd.DataFrame(
+        {
+            "function": ["cue:$\\frac$ bad", "cue:US$ 5", "cue:plain"],
+            "coverage": [0.1, 0.2, 0.3],
+            "emp_accuracy": [0.5, None, 0.9],
+        }
+    )
+    out = tmp_path / "lf.png"
+    plot_summary(table, str(out))
+    assert out.stat().st_size > 1000

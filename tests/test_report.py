@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,18 @@ import pytest
 from labeling.schema import arrow_schema
 from pipelines.cli import main
 from pipelines.config import ReportConfig
-from pipelines.report import ALL, ReportError, build_report, run_report, wilson
+from pipelines.report import (
+    ALL,
+    FUTURE,
+    ReportError,
+    _panels,
+    _periods,
+    _target_names,
+    build_report,
+    run_report,
+    wilson,
+)
+from pipelines.report_html import _stance_wide
 
 FRAMES = ["economic", "security_and_defense", "political"]
 TARGETS = ["nato", "russia"]
@@ -144,7 +156,7 @@ def test_html_is_self_contained_and_files_are_written(tmp_path: Path) -> None:
     res = build_report([str(scored)], tmp_path / "rep", ReportConfig())
     page = res.html.read_text()
     srcs = re.findall(r"src='([^']*)'", page)
-    assert len(srcs) == 3 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "<link" not in page and "<script" not in page
     assert "Rows per outlet" in page and "Herald" in page
     for name in (
@@ -155,6 +167,7 @@ def test_html_is_self_contained_and_files_are_written(tmp_path: Path) -> None:
         "stance_by_period.csv",
         "frames_over_time.png",
         "stance_by_outlet.png",
+        "stance_over_time.png",
         "report.json",
     ):
         assert (res.output / name).stat().st_size > 0, name
@@ -198,11 +211,14 @@ def test_report_is_logged_to_mlflow_and_runs_from_the_cli(
         main(["report", "--help"])
     assert "--period" in capsys.readouterr().out
     out = tmp_path / "cli"
+    mixed = [*scored_rows(), scored_rows()[0]]  # d0 twice
+    mixed[-2]["model_version"] = "mediaframe/2"
+    capsys.readouterr()
     rc = main(
         [
             "report",
             "--input",
-            str(scored),
+            str(write_scored(tmp_path / "mixed", mixed)),
             "--output",
             str(out),
             "--period",
@@ -213,6 +229,9 @@ def test_report_is_logged_to_mlflow_and_runs_from_the_cli(
     )
     assert rc == 0 and (out / "outlet_report.html").exists()
     assert json.loads((out / "report.json").read_text())["period"] == "week"
+    err = capsys.readouterr().err
+    assert "warning: rows scored by 2 model versions" in err
+    assert "warning: 1 rows repeat an id" in err
     assert main(["report", "--input", str(tmp_path / "nope"), "--output", str(out)]) == 2
 
 
@@ -230,3 +249,141 @@ def test_labels_parquet_is_accepted(tmp_path: Path) -> None:
     assert res.model_versions == []
     st = res.tables["stance_by_source"]
     assert set(st["target"]) == set(TARGETS)
+
+
+def test_outlet_names_are_text_not_mathtext(tmp_path: Path) -> None:
+    """`$...$` in an outlet name or a frame label is drawn as it is, not parsed as math."""
+    from pipelines.evaluate import plot_per_label
+
+    rows = scored_rows()
+    rows[7]["source"] = r"A $\frac$ B"
+    rows[8]["source"] = "$x^$ Daily"
+    res = build_report([str(write_scored(tmp_path / "s", rows))], tmp_path / "r", ReportConfig())
+    assert r"A $\frac$ B" in set(res.tables["coverage"]["source"])
+    assert (res.output / "frames_over_time.png").stat().st_size > 0
+    png = plot_per_label(pd.DataFrame({"label": ["$x^$", "b"], "f1": [0.5, 0.7]}))
+    assert png.startswith(b"\x89PNG")
+
+
+def test_dates_bucket_in_their_own_offset_and_any_valid_date_parses(tmp_path: Path) -> None:
+    """A date's week or month is the one where it was written (not UTC); ISO dates outside
+    pandas' 1677-2262 range and RFC 2822 dates parse; dates after the run are flagged."""
+    dates = [
+        "2024-01-31T23:30:00-05:00",  # UTC: 1 Feb
+        "2024-02-01T00:30:00+02:00",  # UTC: 31 Jan
+        "Tue, 30 Jan 2024 23:30:00 -0500",  # RFC 2822, UTC: 31 Jan
+        "1500-03-01",
+        "2999-06-15T08:00:00Z",  # after any run of this test
+    ]
+    rows = [
+        _row(i, "Herald", d, "economic", ["economic"], "favor", "against")
+        for i, d in enumerate(dates)
+    ]
+    res = build_report([str(write_scored(tmp_path / "s", rows))], tmp_path / "m", ReportConfig())
+    fp = res.tables["frame_shares_by_period"]
+    herald = fp[(fp["source"] == "Herald") & (fp["measure"] == "primary")]
+    n = herald.groupby("period")["n"].first().to_dict()
+    assert n == {"1500-03": 1, "2024-01": 2, "2024-02": 1}
+    cov = res.tables["coverage"].set_index("source").loc["Herald"]
+    assert (cov["unparseable_date"], cov["future_date"], cov["in_period_tables"]) == (0, 1, 4)
+    assert FUTURE not in set(fp["period"]) and res.future == 1
+    summary = json.loads((res.output / "report.json").read_text())
+    assert summary["future_dates"] == 1
+    assert summary["run_date"] == datetime.now(UTC).date().isoformat()
+    assert any("1 rows are dated after the run" in w for w in summary["warnings"])
+    assert "dated after the run" in res.html.read_text()
+
+    # Past pandas' upper bound, and the run's own day (the run at 06:00 UTC on it).
+    now = datetime(2400, 1, 1, 6, 0, tzinfo=UTC)
+    more = ["2300-06-15T08:00:00Z", "2400-01-01", "2400-01-01T12:00:00+00:00", "2400-01-02"]
+    got = _periods(pd.Series(more), "month", now).tolist()
+    assert got == ["2300-06", "2400-01", FUTURE, FUTURE]
+    # Sunday night in New York is Monday in UTC; Monday morning in Kyiv is Sunday in UTC.
+    edge = pd.Series(["2024-01-28T23:30:00-05:00", "2024-01-29T00:30:00+02:00"])
+    assert _periods(edge, "week", now).tolist() == ["2024-01-22", "2024-01-29"]
+
+
+def test_repeated_ids_are_dropped_and_mixed_versions_counted(tmp_path: Path) -> None:
+    """Duplicates within a batch and across files are left out (first kept) and counted;
+    rows of several model versions are counted per version and warned about."""
+    rows = scored_rows()
+    again = dict(rows[0], source="Courier", model_version="mediaframe/2")  # d0 read before
+    new = _row(9, "Courier", "2024-01-05", "economic", ["economic"], "favor", "favor")
+    new["model_version"] = "mediaframe/2"
+    scored = write_scored(tmp_path / "s", [*rows, again, new, dict(new)])
+    res = build_report([str(scored)], tmp_path / "r", ReportConfig(batch_rows=2))
+    cov = res.tables["coverage"].set_index("source")
+    assert res.rows == 10 and res.duplicates == 2
+    assert cov.loc["Herald", "rows"] == 7 and cov.loc["Courier", "rows"] == 2
+    summary = json.loads((res.output / "report.json").read_text())
+    assert summary["duplicate_ids"] == 2
+    assert summary["rows_per_model_version"] == {"mediaframe/1": 9, "mediaframe/2": 1}
+    assert res.model_versions == ["mediaframe/1", "mediaframe/2"]
+    assert any("2 model versions" in w for w in res.warnings)
+    assert any("2 rows repeat an id" in w for w in res.warnings)
+    page = res.html.read_text()
+    assert page.count("<h2>Warning</h2>") == 2
+
+
+def test_an_outlet_named_like_the_total_stays_an_outlet(tmp_path: Path) -> None:
+    rows = scored_rows()
+    rows[7]["source"] = ALL  # Courier's one article, under the total's display name
+    res = build_report([str(write_scored(tmp_path / "s", rows))], tmp_path / "r", ReportConfig())
+    cov = res.tables["coverage"]
+    assert cov["total"].sum() == 1 and res.sources == 3
+    outlet = cov[(cov["source"] == ALL) & ~cov["total"]].iloc[0]
+    total = cov[cov["total"]].iloc[0]
+    assert (outlet["rows"], total["rows"]) == (1, 9)
+    assert {(True, ALL), (False, ALL)} <= set(_panels(cov, 12))  # a plot panel each
+    fs = res.tables["frame_shares_by_source"]
+    mine = fs[(fs["source"] == ALL) & ~fs["total"] & (fs["measure"] == "primary")]
+    assert mine["n"].unique().tolist() == [1]
+    assert mine.set_index("frame").loc["security_and_defense", "share"] == 1.0
+    st = res.tables["stance_by_period"]
+    assert st[st["total"]]["source"].unique().tolist() == [ALL]
+    assert len(st[(st["source"] == ALL) & ~st["total"]]) > 0
+
+
+def test_stance_table_names_targets_and_states_the_lead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stance table shows each target by its name from the stance spec and fills the
+    ``stance`` column; the report plots stance over time with intervals."""
+    spec = tmp_path / "targets.yaml"
+    spec.write_text(
+        "targets:\n  nato: {name: the Alliance, aliases: [NATO]}\n"
+        "  russia: {name: the Russian Federation, aliases: [Russia]}\n"
+    )
+    gazette = [
+        _row(100 + i, "Gazette", "2024-01-10", "economic", ["economic"], "against", "neutral")
+        for i in range(20)
+    ]
+    scored = write_scored(tmp_path / "s", scored_rows() + gazette)
+    res = build_report([str(scored)], tmp_path / "r", ReportConfig(stance=str(spec)))
+    wide = _stance_wide(res.tables["stance_by_source"])
+    assert list(wide.columns[:5]) == ["target", "total", "source", "mentioning", "stance"]
+    assert set(wide["target"]) == {"the Alliance", "the Russian Federation"}
+    lead = wide.set_index(["target", "source"])["stance"]
+    assert lead[("the Alliance", "Gazette")] == "against"
+    assert lead[("the Russian Federation", "Gazette")] == "neutral"
+    assert lead[("the Alliance", "Herald")] == "no clear lead"  # 3 of 5: wide intervals
+    assert lead[("the Alliance", "(no source)")] == "-"  # no mention
+    assert wide.iloc[0]["total"]  # the total first under each target
+    page = res.html.read_text()
+    assert "<td>the Alliance</td>" in page and "<td>nato</td>" not in page
+    assert "<th></th>" not in page  # no empty, unnamed header column
+    assert "Stance over time, per outlet and month" in page
+
+    by_period = res.tables["stance_by_period"]
+    g = by_period[(by_period["source"] == "Gazette") & (by_period["target"] == "nato")]
+    against = g[g["stance"] == "against"].iloc[0]
+    assert (against["k"], against["n"], against["target_name"]) == (20, 20, "the Alliance")
+    assert 0.8 < against["ci_low"] < 1.0 == against["ci_high"]
+    assert (res.output / "stance_over_time.png").stat().st_size > 5000
+
+    with pytest.raises(ReportError, match=r"nope\.yaml"):
+        build_report(
+            [str(scored)], tmp_path / "r2", ReportConfig(stance=str(tmp_path / "nope.yaml"))
+        )
+    monkeypatch.chdir(tmp_path)  # the default spec is not here: targets keep their keys
+    assert _target_names(ReportConfig()) == {}

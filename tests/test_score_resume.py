@@ -151,3 +151,76 @@ def test_content_not_mtime_is_the_identity_and_old_manifests_count_as_changed(
         score([str(inp)], out, cfg)
     res = score([str(inp)], out, cfg, restart=True)
     assert res.rows == 8 and res.skipped_shards == 0
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b'{"model_version": "mediaframe/1", "shards": {"part-0', b"\x00\xff" * 40, b"[]", b"{}"],
+    ids=["truncated", "binary", "a-list", "no-shards"],
+)
+def test_a_corrupt_manifest_is_named_and_restart_recovers(
+    champion_store, tmp_path: Path, garbage: bytes, trials
+) -> None:
+    from pipelines.shards import ScoreError
+
+    inp = tmp_path / "in.jsonl"
+    rows = list(generated_corpus(7, seed=8))
+    pd.DataFrame(rows).to_json(inp, orient="records", lines=True)
+    out, cfg = tmp_path / "scored", ScoreConfig(chunk_size=3)
+    assert score([str(inp)], out, cfg).rows == 7
+    (out / "_manifest.json").write_bytes(garbage)  # a full disk, a crash of the editor
+    with pytest.raises(ScoreError, match=r"scored/_manifest\.json: .*--restart"):
+        score([str(inp)], out, cfg)
+    res = score([str(inp)], out, cfg, restart=True)
+    assert res.rows == 7 and res.skipped_shards == 0
+    assert pd.read_parquet(out)["id"].tolist() == [r["id"] for r in rows]
+    assert json.loads((out / "_manifest.json").read_text())["complete"] is True
+    trials.record("faults", "score", f"{garbage[:12]!r} manifest, --restart", 7, res.rows, True)
+
+
+def test_foreign_shards_in_the_output_are_refused_not_merged(
+    champion_store, tmp_path: Path, trials
+) -> None:
+    """Parquet files named like shards that no manifest accounts for would be merged into
+    the output (and counted by `report`): refused, with or without a manifest."""
+    from pipelines.shards import ScoreError
+
+    inp = tmp_path / "in.jsonl"
+    pd.DataFrame(list(generated_corpus(5, seed=9))).to_json(inp, orient="records", lines=True)
+    foreign = pd.DataFrame({"id": ["x"], "text": ["someone else's"]})
+    out = tmp_path / "scored"
+    out.mkdir()
+    foreign.to_parquet(out / "part-00000.parquet")
+    with pytest.raises(ScoreError, match=r"1 part-\*\.parquet files .* no _manifest\.json"):
+        score([str(inp)], out, ScoreConfig(chunk_size=2))
+    assert pd.read_parquet(out)["id"].tolist() == ["x"]  # left alone, nothing merged
+
+    mine = tmp_path / "mine"
+    res = score([str(inp)], mine, ScoreConfig(chunk_size=2))
+    foreign.to_parquet(mine / "part-00007.parquet")  # beside a finished job's 3 shards
+    with pytest.raises(ScoreError, match=r"part-00007\.parquet not recorded"):
+        score([str(inp)], mine, ScoreConfig(chunk_size=2))
+    (mine / "part-00007.parquet").unlink()
+    (mine / "part-00001.parquet").unlink()  # a shard lost from a finished job is rescored
+    again = score([str(inp)], mine, ScoreConfig(chunk_size=2))
+    assert again.rows == res.rows == len(pd.read_parquet(mine)) == 5
+    assert again.skipped_shards == 2
+    trials.record("faults", "score", "foreign part-*.parquet, a lost shard", "refused", 5, True)
+
+
+def test_output_inside_the_input_folder_is_not_read_back(
+    champion_store, tmp_path: Path, capsys: pytest.CaptureFixture[str], trials
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame(list(generated_corpus(6, seed=10))).to_json(
+        data / "in.jsonl", orient="records", lines=True
+    )
+    cfg = ScoreConfig(chunk_size=4)
+    first = score([str(data)], data / "scored", cfg)
+    # The second run lists data/ again: its own shards and manifest are left out (and
+    # counted), so the inputs are the same and the finished job is a no-op.
+    second = score([str(data)], data / "scored", cfg)
+    assert first.rows == second.rows == 6 and second.skipped_shards == 2
+    assert "2 files inside the output folder" in capsys.readouterr().err
+    trials.record("faults", "score", "output inside the input folder", 6, second.rows, True)

@@ -127,3 +127,38 @@ def test_configure_moves_credentials_out_of_the_uri(monkeypatch) -> None:
     assert mlflow.get_tracking_uri() == "http://127.0.0.1:9/"
     assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "pa55w0rd"
     mlflow.set_tracking_uri(old)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask: int, mode: int) -> None:
+    """Atomic writes go through mkstemp (0600): the output must end up as a plain open()
+    would have made it, readable by the group and others under the usual umask 022."""
+    import stat
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.atomic import atomic_path, current_umask, write_text
+
+    old = os.umask(umask)
+    try:
+        assert current_umask() == umask
+        write_text("{}", tmp_path / "report.json")
+        with atomic_path(tmp_path / "part-00000.parquet") as tmp:
+            pq.write_table(pa.Table.from_pandas(pd.DataFrame({"a": [1]})), tmp)
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    for name in ("report.json", "part-00000.parquet", "plain.txt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_write_error_names_the_output_not_the_temporary_file(tmp_path) -> None:
+    from pipelines.atomic import atomic_path
+
+    with pytest.raises(OSError) as info, atomic_path(tmp_path / "documents.parquet"):
+        raise OSError("Error writing bytes to file")  # as Arrow raises it: no errno, no file
+    assert info.value.filename == str(tmp_path / "documents.parquet")
+    assert not list(tmp_path.glob(".*.tmp"))

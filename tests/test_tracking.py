@@ -86,7 +86,9 @@ def test_cv_folds_become_nested_runs_of_the_training_run(tracking_uri_store) -> 
         groups.append(f"outlet{i % 4}")
     ex = Examples([f"d{i}" for i in range(60)], texts, np.array(y), groups=groups)
     spec = TaskSpec("frames", "multilabel", ["security", "economic"])
-    model = BaselineModel(spec, BaselineConfig(cv_search=True, cv_grid_C=[0.5, 4.0], n_jobs=1))
+    model = BaselineModel(
+        spec, BaselineConfig(cv_search=True, cv_grid_C=[0.5, 4.0], cv_repeats=1, n_jobs=1)
+    )
     model.fit(ex)
     assert len(model.cv_results) == 2 * 4  # GroupKFold over 4 outlets, 2 values of C
     assert all(len(r["held_out"]) == 1 for r in model.cv_results)  # one outlet per fold
@@ -110,3 +112,38 @@ def test_cv_folds_become_nested_runs_of_the_training_run(tracking_uri_store) -> 
     pm = mlflow.get_run(pid).data.metrics
     assert pm["cv_best_C"] == model.best_C
     assert {"cv_mean_f1_C0.5", "cv_mean_f1_C4"} <= set(pm)
+
+
+def test_run_names_name_the_outer_run_and_prefix_the_nested_ones(tracking_uri_store) -> None:
+    """`mediaframe run --run-name X`: the parent is X, its stage runs (which live in other
+    experiments, beside every other run of that stage) X/<stage name>."""
+    from pipelines.cli import build_parser
+
+    assert build_parser([]).parse_args(["run", "--run-name", "eu-v2"]).run_name == "eu-v2"
+    args = build_parser([]).parse_args(["train", "--task", "frames", "--run-name", "c8"])
+    assert args.run_name == "c8"
+    tags = tracking.base_tags("run")
+    with (
+        tracking.run_names("eu-v2"),
+        tracking.stage_run("run", "run", tags, system_metrics=False) as parent,
+        tracking.stage_run("frames", "frames-baseline", tags, False) as child,
+    ):
+        pass
+    with tracking.stage_run("frames", "frames-baseline", tags, False) as plain:
+        pass
+    assert mlflow.get_run(parent.info.run_id).info.run_name == "eu-v2"
+    assert mlflow.get_run(child.info.run_id).info.run_name == "eu-v2/frames-baseline"
+    assert mlflow.get_run(plain.info.run_id).info.run_name == "frames-baseline"
+    with pytest.raises(ValueError, match="must not be empty"), tracking.run_names("  "):
+        pass
+
+
+def test_a_relative_sqlite_uri_keeps_artifacts_beside_its_database(
+    tracking_uri_store, tmp_path
+) -> None:
+    """Regression: `--tracking-uri sqlite:///mlruns.db` (relative) failed with "relative
+    path can't be expressed as a file URI" on the first run of a new experiment."""
+    mlflow.set_tracking_uri("sqlite:///mlruns.db")
+    exp = mlflow.get_experiment(tracking.experiment_id("compare"))
+    assert exp.name == "mediaframe-compare"
+    assert exp.artifact_location == (tmp_path / "mlartifacts" / "mediaframe-compare").as_uri()

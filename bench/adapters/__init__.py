@@ -9,6 +9,7 @@ from bench.adapters.base import Adapter, AdapterOptions, BenchData, DatasetError
 from bench.adapters.fnc1 import Fnc1Adapter
 from bench.adapters.gvfc import GvfcAdapter
 from bench.adapters.newsmtsc import NewsmtscAdapter
+from bench.adapters.sample import SampleAdapter, SampleStanceAdapter
 from bench.adapters.semeval2023 import Semeval2023Adapter
 
 __all__ = ["ADAPTERS", "Adapter", "AdapterOptions", "BenchData", "DatasetError", "get_adapter"]
@@ -18,6 +19,8 @@ ADAPTERS: dict[str, Adapter] = {
     "semeval2023": Semeval2023Adapter(),
     "fnc1": Fnc1Adapter(),
     "newsmtsc": NewsmtscAdapter(),
+    "sample": SampleAdapter(),
+    "sample-stance": SampleStanceAdapter(),
 }
 
 

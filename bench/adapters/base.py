@@ -51,6 +51,9 @@ class BenchData:
     scored: dict[str, Examples]  # what the figures are on; "" when one set, else e.g. rw/mt
     split: Literal["dev", "test"]
     notes: dict[str, Any] = field(default_factory=dict)
+    # The gold items of the training release the cross-validation runs over (set by
+    # ``bench.benchmark.load_data``): train + tuning, and the dev sets of a dev run.
+    cv_pool: Examples | None = None
 
     def task_data(self, name: str | None = None) -> TaskData:
         """The training stage's container: its ``dev`` is the tuning cut and its ``test`` one

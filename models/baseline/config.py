@@ -30,4 +30,9 @@ class BaselineConfig(Strict):
     hedging_cues: list[str] | None = Field(None, description="None: models/pairs.py HEDGING")
     cv_search: bool = False
     cv_grid_C: list[float] = [0.5, 2.0, 8.0]
+    cv_report: bool = Field(
+        False, description="train: repeated grouped CV of this config over gold train + dev"
+    )
+    cv_k: int = Field(5, ge=2, description="cv_search: folds per repeat (grouped by source)")
+    cv_repeats: int = Field(3, ge=1, description="cv_search: repeats, each its own shuffle")
     n_jobs: int = 2

@@ -14,7 +14,6 @@ model's confidence) both work.
 from __future__ import annotations
 
 import pickle
-import time
 import warnings
 from pathlib import Path
 
@@ -72,6 +71,7 @@ class BaselineModel(TextModel):
         # One row per (fold, C) of the grouped CV search, for the training run to log as
         # nested MLflow runs; empty when the search is off.
         self.cv_results: list[dict] = []
+        self.cv_choice: dict = {}  # the chosen C and how sure (``models.selection.Choice``)
         self.spans = False  # set by fit: do the texts carry marked target spans?
 
     # ------------------------------------------------------------------ features
@@ -174,44 +174,60 @@ class BaselineModel(TextModel):
                 }
 
     def _search_C(self, F, train: Examples) -> float:
-        """Cross-validated C, folds grouped by source so an outlet never sits on both sides."""
-        from sklearn.model_selection import GroupKFold, StratifiedKFold
+        """C by repeated grouped CV (``models.selection``: folds hold out whole outlets,
+        stratified, ``cv_k`` x ``cv_repeats``); every C is scored on the same folds under
+        the fixed decision rule, and the choice records how sure it is."""
+        from models.selection import CVPlan, choose, cross_validate, make_folds, primary_strata
 
-        y = train.y if self.spec.kind == "multiclass" else train.y.argmax(axis=1)
-        groups = train.groups
-        if groups and len(set(groups)) >= 3:
-            folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(F, y, groups))
-        else:
-            folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(F, y))
-        best, best_score = self.cfg.C, -1.0
+        plan = CVPlan(self.cfg.cv_k, self.cfg.cv_repeats, self.seed)
+        groups = train.groups if train.groups and len(set(train.groups)) >= 3 else None
+        folds = make_folds(primary_strata(train.y, self.spec.kind), groups, plan)
+        metric = ("fixed_rule",)
         self.cv_results = []
+        results, values = {}, {}
         for C in self.cfg.cv_grid_C:
-            scores = []
-            for fold, (tr, va) in enumerate(folds):
-                t0 = time.perf_counter()
+            values[f"C={C:g}"] = float(C)
+
+            def fit(tr: Examples, _tune: Examples, C: float = C) -> BaselineModel:
                 sub = BaselineModel(
                     self.spec, self.cfg.model_copy(update={"cv_search": False, "C": C})
                 )
-                sub.fit(train.subset(tr))
-                p = sub.predict_proba(
-                    [train.texts[i] for i in va],
-                    [train.targets[i] for i in va] if train.targets else None,
-                )
-                scores.append(fixed_rule_score(self.spec.kind, train.y[va], p))
+                sub.fit(tr)
+                return sub
+
+            def score(sub: BaselineModel, va: Examples, _tr: Examples) -> dict[str, float]:
+                p = sub.predict_proba(va.texts, va.targets)
+                return {"fixed_rule": fixed_rule_score(self.spec.kind, va.y, p)}
+
+            def record(row: dict, C: float = C) -> None:
                 self.cv_results.append(
                     {
-                        "fold": fold,
+                        "fold": row["repeat"] * plan.k + row["fold"],
+                        "repeat": row["repeat"],
                         "C": float(C),
-                        "f1": scores[-1],
-                        "n_train": len(tr),
-                        "n_val": len(va),
-                        "held_out": sorted({groups[i] for i in va}) if groups else [],
-                        "seconds": time.perf_counter() - t0,
+                        "f1": row["scores"]["fixed_rule"],
+                        "n_train": row["n_train"],
+                        "n_val": row["n_test"],
+                        "held_out": row["held_out"],
+                        "seconds": row["seconds"],
                     }
                 )
-            if np.mean(scores) > best_score:
-                best, best_score = C, float(np.mean(scores))
-        return best
+
+            results[f"C={C:g}"] = cross_validate(
+                train,
+                self.spec,
+                fit,
+                score,
+                trivial=lambda _tr, _te: {"fixed_rule": 0.0},
+                plan=plan,
+                tune_fraction=0.0,
+                metrics=metric,
+                folds=folds,
+                on_fold=record,
+            )
+        choice = choose(results)
+        self.cv_choice = choice.to_json()
+        return values[choice.winner]
 
     # ------------------------------------------------------------------ predicting
     def predict_proba(self, texts: list[str], targets: list[str] | None = None) -> np.ndarray:

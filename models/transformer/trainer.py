@@ -4,8 +4,10 @@ A plain torch loop (setfit's split of trainer and model): early stopping on dev,
 accumulation, one seed for everything, and checkpoints every N optimiser steps that hold
 model, optimiser, scheduler, RNG states and the data order, so a resumed run reaches the
 same weights. With a frozen encoder (``freeze_encoder`` or siamese pairs) every text is
-embedded once and the epochs train only the head. Progress and metrics leave through
-callbacks (``FitOptions.on_step``, the metric logger): the caller owns any progress bar.
+embedded once and the epochs train only the head. Metrics leave through the metric
+logger and steps through ``FitOptions.on_step``; the console gets an epoch bar, a batch
+bar inside it and one line of figures per epoch (``models.progress``, silenced by
+MEDIAFRAME_PROGRESS=0), so minutes of fine-tuning are never silent.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from torch import nn
 from models.base import FitOptions, MetricLogger
 from models.data import Examples
 from models.metrics import fixed_rule_score, selection_metric
+from models.progress import bar, note
 from models.transformer.config import TransformerConfig
 
 if TYPE_CHECKING:
@@ -85,11 +88,18 @@ def _fresh_state() -> dict[str, Any]:
         "epoch": 0,
         "step": 0,
         "best": float("-inf"),
+        "best_epoch": 0,
         "bad_epochs": 0,
         "batch": 0,
         "order": None,
         "best_state": None,
     }
+
+
+def epoch_criterion(kind: str) -> str:
+    """The dev figure early stopping keeps the best epoch by (``dev_score`` is it, signed
+    so that higher is better): see ``dev_metrics`` for why it differs by task kind."""
+    return "dev_loss" if kind == "multilabel" else f"dev_{selection_metric(kind)}"
 
 
 def dev_metrics(kind: str, y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
@@ -139,17 +149,45 @@ class Trainer:
         m.history = state.get("history", [])
         self.report = options.on_step or (lambda step, total: None)
         self.report(state["step"], self.total)
-        for epoch in range(state["epoch"], args.epochs):
-            running, n_batches = self._epoch(epoch, state, inputs, y, w, len(train))
-            metrics = {"train_loss": running / max(n_batches, 1)}
-            metrics.update(self._dev_metrics(dev, inputs))
-            m.history.append({"epoch": epoch + 1, **metrics})
-            if log:
-                log(metrics, epoch + 1)
-            if self._end_epoch(epoch, state, metrics):
-                break
+        has_dev = dev is not None and len(dev) > 0
+        m.epoch_criterion = epoch_criterion(m.spec.kind) if has_dev else "train_loss"
+        note(
+            f"training {m.spec.name}: {len(train)} examples, {args.epochs} epochs, "
+            f"{self.total} optimiser steps on {m.device}"
+            + (f", from step {state['step']}" if state["step"] else "")
+        )
+        self.epochs_bar = bar("epochs", args.epochs, "epoch", initial=state["epoch"])
+        try:
+            for epoch in range(state["epoch"], args.epochs):
+                running, n_batches = self._epoch(epoch, state, inputs, y, w, len(train))
+                metrics = {"train_loss": running / max(n_batches, 1)}
+                metrics.update(self._dev_metrics(dev, inputs))
+                m.history.append({"epoch": epoch + 1, **metrics})
+                if log:
+                    log(metrics, epoch + 1)
+                stop = self._end_epoch(epoch, state, metrics)
+                self._epoch_done(epoch, state, metrics, stop)
+                if stop:
+                    break
+        finally:
+            self.epochs_bar.close()
+        m.best_epoch = state.get("best_epoch") or None
         if state.get("best_state") is not None:
             m.net.load_state_dict(state["best_state"])
+
+    def _epoch_done(self, epoch: int, state: dict, metrics: dict[str, float], stop: bool) -> None:
+        """Move the epoch bar and print the epoch's figures, saying which epoch is kept."""
+        shown = {k: v for k, v in metrics.items() if k != "dev_score"}
+        self.epochs_bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+        self.epochs_bar.update(1)
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        best = state.get("best_epoch", 0)
+        kept = "kept" if best == epoch + 1 else f"best is {best}"
+        tail = "; early stop (patience)" if stop and epoch + 1 < self.args.epochs else ""
+        note(
+            f"epoch {epoch + 1}/{self.args.epochs}: {figures} "
+            f"({kept}, by {self.model.epoch_criterion}){tail}"
+        )
 
     def _inputs(self, train: Examples, dev: Examples | None) -> _Inputs:
         m = self.model
@@ -214,12 +252,24 @@ class Trainer:
         order = state["order"]
         batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
         running = 0.0
-        for b in range(state["batch"], len(batches)):
-            loss = self._loss(self._logits(batches[b], inputs), y, w, batches[b])
-            self.scaler.scale(loss / args.grad_accum).backward()
-            running += loss.item()
-            if (b + 1) % args.grad_accum == 0 or b + 1 == len(batches):
-                self._step(epoch, b, state)
+        batch_bar = bar(
+            f"epoch {epoch + 1}/{args.epochs}",
+            len(batches),
+            "batch",
+            initial=state["batch"],
+            position=1,
+        )
+        try:
+            for b in range(state["batch"], len(batches)):
+                loss = self._loss(self._logits(batches[b], inputs), y, w, batches[b])
+                self.scaler.scale(loss / args.grad_accum).backward()
+                running += loss.item()
+                if (b + 1) % args.grad_accum == 0 or b + 1 == len(batches):
+                    self._step(epoch, b, state)
+                batch_bar.set_postfix(loss=f"{loss.item():.3f}", step=state["step"], refresh=False)
+                batch_bar.update(1)
+        finally:
+            batch_bar.close()
         state["batch"] = 0
         state["order"] = None
         return running, len(batches)
@@ -269,6 +319,7 @@ class Trainer:
         score = metrics.get("dev_score", -metrics["train_loss"])
         if score > state["best"] + 1e-6:
             state["best"], state["bad_epochs"] = score, 0
+            state["best_epoch"] = epoch + 1
             net = self.model.net
             state["best_state"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         else:
