@@ -41,6 +41,8 @@ from bench.adapters.base import (
 from bench.weak import WeakConfig, check_weak_task, unlabeled_examples, weak_examples
 from models.base import ModelBundle
 from models.data import Examples, TaskSpec
+from models.embedding.config import EmbeddingConfig, StaticConfig
+from models.registry import family_names
 from models.selection import CVPlan, CVResult, cross_validate
 from pipelines import tracking
 from pipelines.atomic import write_text
@@ -56,7 +58,7 @@ from pipelines.config import (
 from pipelines.evaluate import Evaluation
 from pipelines.system import machine, peak_rss_mb
 
-FAMILIES = ("baseline", "transformer")
+FAMILIES = tuple(family_names())
 LABELS = ("gold", "weak", "weak+gold")
 RESULTS_DIR = Path("bench/results")
 
@@ -104,6 +106,8 @@ class BenchConfig(Strict):
     adapter: dict[str, Any] = Field(default_factory=dict, description="the dataset's options")
     baseline: BaselineConfig = BaselineConfig()
     transformer: TransformerConfig = TransformerConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    static: StaticConfig = StaticConfig()
     weak: WeakConfig = WeakConfig()
     cv: CVConfig = CVConfig()
 
@@ -115,6 +119,8 @@ class BenchConfig(Strict):
             bootstrap=self.bootstrap,
             baseline=self.baseline,
             transformer=self.transformer,
+            embedding=self.embedding,
+            static=self.static,
         )
 
 
@@ -168,6 +174,12 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
         detail = (
             f"{how}: {t.model_name_or_path}, {t.max_length} tokens ({t.long_text}), "
             f"up to {t.epochs} epochs"
+        )
+    elif family in ("embedding", "static"):
+        e = getattr(cfg, family)
+        detail = (
+            f"frozen {e.encoder} encoder ({e.model_name_or_path}) over {e.max_tokens}-token "
+            f"sentence chunks, {e.pooling}-pooled -> logreg (C by inner CV)"
         )
     else:
         b = cfg.baseline

@@ -48,6 +48,20 @@ FAMILIES: dict[str, Family] = {
             "TransformerConfig",
             "a fine-tuned (or frozen) sentence encoder with a classification head",
         ),
+        Family(
+            "embedding",
+            "models.embedding",
+            "EmbeddingModel",
+            "EmbeddingConfig",
+            "frozen-encoder embeddings of the whole article's chunks, pooled, into logreg",
+        ),
+        Family(
+            "static",
+            "models.embedding",
+            "StaticEmbeddingModel",
+            "StaticConfig",
+            "the embedding family on a model2vec static distillation of the encoder",
+        ),
     ]
 }
 

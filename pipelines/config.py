@@ -24,6 +24,7 @@ from labeling.codebook import BUILTIN_PREFIX, is_builtin_ref
 from labeling.yamlio import YamlError, load_yaml
 from models.baseline.config import BaselineConfig
 from models.config import Strict
+from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.metrics import selection_metric, task_kind
 from models.registry import family_names, get_family
 from models.transformer.config import TransformerConfig
@@ -147,6 +148,8 @@ class TrainConfig(_NoNullShared):
     bootstrap: int = Field(1000, ge=0)
     baseline: BaselineConfig = BaselineConfig()
     transformer: TransformerConfig = TransformerConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    static: StaticConfig = StaticConfig()
 
     def family_config(self) -> Strict:
         """The section of the chosen family (``baseline:`` or ``transformer:``)."""
