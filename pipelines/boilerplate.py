@@ -409,5 +409,5 @@ DEFAULT_MODEL = LineModel(
     ),
     bias=-2.1393,
     good=0.7,
-    bad=0.4,
+    bad=0.3,
 )  # fmt: skip
