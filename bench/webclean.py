@@ -4,6 +4,11 @@ Runs ``ingest`` on a webclean-style folder (``html/``, ``text/``, ``snippets.jso
 dataset's SOURCE.md) and scores the output exactly as the dataset's ``score.py`` does, beside
 two references: keep everything, and ``trafilatura.extract`` on the HTML. ``--test-dir`` scores
 a second folder of the same layout (the held-out half) with the same code.
+
+It also fits the plain-text line model (``pipelines.boilerplate.LineModel``) on the lines the
+snippets sit on, and reports its k-fold cross-validated figure by page: the shipped model was
+fitted on these pages, so on them only the CV row is out of sample. ``--fit`` prints a model
+fitted on every page, to paste into ``DEFAULT_MODEL``.
 """
 
 from __future__ import annotations
@@ -134,7 +139,8 @@ def labelled_lines(
                             clash.add(k)
                         labels[k] = label
         labels = {k: v for k, v in labels.items() if k not in clash}
-        out[name] = (texts, labels, weak_labels(texts, root / p["html"]))
+        weak = weak_labels(texts, root / p["html"]) if USE_WEAK_LABELS else [0] * len(texts)
+        out[name] = (texts, labels, weak)
     return out
 
 
