@@ -292,6 +292,10 @@ def keep_mask(lines: list[str], model: LineModel | None = None) -> list[bool]:
         return mask
     else:
         ctx = model_classes(texts, stopwords, model)
+        if GOOD not in ctx:
+            # the model finds no text at all (a one-line file, a page unlike any it was fitted
+            # on): jusText's rules judge it, so a plain paragraph is never dropped outright
+            ctx = [classify_line(t, stopwords) for t in texts]
     if ctx and not any(c in (GOOD, BAD) for c in ctx):
         ctx = [NEARGOOD if c == SHORT else c for c in ctx]  # too little text to judge: keep it
     # near-good lines stay near-good (not bad, as jusText's between-bad rule would make them):
