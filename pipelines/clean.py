@@ -15,8 +15,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipelines.boilerplate import RecurringLines, keep_mask
-from pipelines.dates import dateline_source, find_date
+from pipelines.boilerplate import LineModel, RecurringLines, keep_mask
+from pipelines.dates import byline_source, dateline_source, find_date
 
 # Lines that are entirely chrome. Matched against a stripped line, case-insensitively.
 DEFAULT_CHROME_LINES: tuple[str, ...] = (
@@ -100,6 +100,8 @@ class Cleaner:
     """Compiled chrome rules; build once per ingest, reuse for every document."""
 
     extra_patterns: Iterable[str] = ()
+    # which lines of a plain-text dump are article text (None: the shipped, fitted model)
+    line_model: LineModel | None = None
     _line_re: re.Pattern[str] = field(init=False, repr=False)
     _inline_re: re.Pattern[str] = field(init=False, repr=False)
 
@@ -171,26 +173,32 @@ class Cleaner:
             e = starts[k + 1] if k + 1 < len(starts) else len(lines)
             seg = _segment([t for _, t, _ in lines[s:e]], lines[s][0])
             hi = lines[e][0] if e < len(lines) else len(raw)
-            seg.date = next((d for no, d in dates if seg.start_line <= no < hi), None)
-            if seg.paragraphs:
-                seg.dateline_source = dateline_source(seg.paragraphs[0])
-                seg.date = seg.date or find_date(seg.paragraphs[0][:80], year)
+            seg.date = next((d for no, d, _ in dates if seg.start_line <= no < hi), None)
+            byline = next((a for no, _, a in dates if a and seg.start_line <= no < hi), None)
+            # the dateline opens the body, under a subtitle at most: two paragraphs are looked at
+            lead = seg.paragraphs[:2]
+            found = next((a for p in lead if (a := dateline_source(p) or byline_source(p))), None)
+            seg.dateline_source = found or byline
+            seg.date = seg.date or next((d for p in lead if (d := find_date(p[:80], year))), None)
             segments.append(seg)
         return merge_stubs(segments)
 
     def _content_lines(
         self, raw: list[str], recurring: RecurringLines | None, year: int | None
-    ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
-        """The article lines (number, text, follows an end marker) and the dates chrome carries."""
-        keep = keep_mask(raw)
+    ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str, str | None]]]:
+        """The article lines (number, text, follows an end marker) and the dates chrome carries
+        (number, ISO date, the agency when the line is a byline such as "ITAR-TASS 05.06.2015")."""
+        keep = keep_mask(raw, self.line_model)
         lines: list[tuple[int, str, bool]] = []
-        dates: list[tuple[int, str]] = []
+        dates: list[tuple[int, str, str | None]] = []
         after_end = True
         for no, line in enumerate(_drop_related_runs(raw)):
             chrome = not line or not keep[no] or self.is_chrome(line)
+            chrome = chrome or (len(line) < 60 and byline_source(line) is not None)
             if chrome or (recurring is not None and recurring.is_chrome(line)):
                 if raw[no] and len(raw[no]) < 120 and (found := find_date(raw[no], year)):
-                    dates.append((no, found))  # a timestamp or byline line, dropped as chrome
+                    # a timestamp or byline line, dropped as chrome
+                    dates.append((no, found, byline_source(raw[no])))
                 if line and (END_MARKERS.match(line) or _is_related_header(line)):
                     after_end = True
                 continue

@@ -18,12 +18,19 @@ _CANDIDATE = re.compile(
     rf"|{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?|\d{{1,2}} {_MONTH}(?:,? \d{{4}})?)"
 )
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
-# "12.03.2014, RIA Novosti." / "MOSCOW, March 12 (RIA Novosti) -" / "MOSCOW, March 3. /TASS/."
+# An agency's name: one to four capitalised words ("RIA Novosti", "ITAR-TASS", "RT").
+_NAME = r"[A-Z][\w\-]*(?: [A-Z][\w\-]*){0,3}"
+# "12.03.2014, RIA Novosti." / "04.06.2015 ITAR-TASS." / "MOSCOW, March 12 (RIA Novosti) -" /
+# "MOSCOW, March 3. /TASS/."
 _AGENCY = re.compile(
     r"^(?:[A-Z][A-Z.'’\- ]{1,40}, )?(?:[^,()/]{3,30}?)"
-    r"(?:, (?P<after>[A-Z][\w.\- ]{1,30}?)\.\s|\s*\((?P<paren>[^)]{2,40})\)\s*[-–—:]"
+    rf"(?:,? (?P<after>{_NAME})\.\s|\s*\((?P<paren>[^)]{{2,40}})\)\s*[-–—:]"
     r"|\.?\s*/(?P<slash>[^/]{2,40})/\.?)"
 )
+# A byline line that is only an agency and a timestamp: "ITAR-TASS 05.06.2015", "RT, 14:05 3 June"
+_TIME = re.compile(r"\b\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?", re.IGNORECASE)
+_BYLINE_NAME = re.compile(rf"^[\s,.|·•–—-]*(?P<name>{_NAME})[\s,.|·•–—-]*$")
+_NOT_AGENCY = {"updated", "published", "posted", "modified", "created", "date", "time", "by"}
 
 
 def find_date(line: str, year: int | None = None) -> str | None:
@@ -56,3 +63,15 @@ def dateline_source(line: str) -> str | None:
         return None
     found = m.group("after") or m.group("paren") or m.group("slash")
     return found.strip() if found else None
+
+
+def byline_source(line: str) -> str | None:
+    """The agency of a line that holds only an agency and a timestamp ("ITAR-TASS 05.06.2015")."""
+    m = _CANDIDATE.search(line)
+    if not m or len(line) > 60:
+        return None
+    rest = _TIME.sub(" ", line[: m.start()] + " " + line[m.end() :])
+    named = _BYLINE_NAME.match(rest)
+    if not named or named.group("name").split()[0].casefold() in _NOT_AGENCY:
+        return None
+    return named.group("name")

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.atomic import atomic_path, write_text
-from pipelines.boilerplate import RecurringLines
+from pipelines.boilerplate import LineModel, RecurringLines
 from pipelines.clean import Cleaner, content_id, normalise_for_hash
 from pipelines.columns import note_unmapped
 from pipelines.config import IngestConfig
@@ -258,8 +258,9 @@ def iter_documents(
     cfg: IngestConfig,
     report: IngestReport,
     output: str | Path | None = None,
+    line_model: LineModel | None = None,
 ) -> Iterator[dict[str, Any]]:
-    cleaner = Cleaner(cfg.chrome_patterns)
+    cleaner = Cleaner(cfg.chrome_patterns, line_model)
     # An output folder inside an input folder is left out (and counted): its
     # documents.parquet read back would be this corpus again.
     files = list_inputs(
@@ -371,12 +372,21 @@ def write_documents(docs: Iterable[dict[str, Any]], path: Path, chunk_size: int 
     return n
 
 
-def ingest(inputs: list[str | Path], output: str | Path, cfg: IngestConfig) -> IngestReport:
-    """Run the stage; returns the report, which is also written beside the corpus."""
+def ingest(
+    inputs: list[str | Path],
+    output: str | Path,
+    cfg: IngestConfig,
+    line_model: LineModel | None = None,
+) -> IngestReport:
+    """Run the stage; returns the report, which is also written beside the corpus.
+
+    ``line_model`` replaces the shipped plain-text line model (cross-validation fits one per
+    fold and scores each fold's pages with its own).
+    """
     out = Path(output)
     report = IngestReport()
     report.documents_out = write_documents(
-        iter_documents(inputs, cfg, report, out), out / "documents.parquet"
+        iter_documents(inputs, cfg, report, out, line_model), out / "documents.parquet"
     )
     write_text(json.dumps(report.to_json(), indent=2), out / "ingest_report.json")
     return report

@@ -149,3 +149,20 @@ def test_quoted_sentence_is_not_a_title() -> None:
 def test_content_id_is_stable_under_whitespace_and_case() -> None:
     assert content_id("Title", "Body  text\n\nmore") == content_id("title", "body text more")
     assert content_id("Title", "Body") != content_id("Title", "Body!")
+
+
+def test_line_model_drops_footer_prose_that_jusText_rules_keep() -> None:
+    """A whole sentence spoken to the reader ("you can support us") after the article is
+    chrome to the fitted line model; jusText's length-and-stopword rules keep it as text."""
+    from pipelines.boilerplate import JUSTEXT_RULES
+
+    footer = (
+        "If you enjoyed this, you can support us: your donation keeps our reporting free for "
+        "you and your friends."
+    )
+    dump = "\n".join(["Ministers discuss grain prices", *BODY2, *BODY1, "Get our app", footer])
+    (seg,) = Cleaner().split_dump(dump)
+    assert seg.title == "Ministers discuss grain prices"
+    assert seg.paragraphs == BODY2 + BODY1
+    (rules,) = Cleaner(line_model=JUSTEXT_RULES).split_dump(dump)
+    assert footer in rules.paragraphs

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.webclean import article_counts
 from pipelines.clean import Cleaner, collapse_repeated_body, title_key
 from pipelines.config import IngestConfig
 from pipelines.dates import dateline_source, find_date
@@ -78,3 +79,65 @@ def test_a_body_printed_twice_is_kept_once() -> None:
     body = ["First paragraph.", "Second paragraph.", "Third paragraph."]
     assert collapse_repeated_body(body + body) == body
     assert collapse_repeated_body(["A.", "B.", "A."]) == ["A.", "B.", "A."]
+
+
+# A second dump written from scratch for issue #19's styles: a glued icon-font menu, a title
+# printed twice with other quotes, clock-time lines, a subtitle and a photo-count widget
+# before the body, related-headline runs, keyword lines with and without "Tags:", glued
+# comment-widget words, a body printed twice, a byline "AGENCY day.month.year", datelines
+# "day.month.year AGENCY." and "CITY, Month day (Agency) –", a repeated title and a pager.
+DIGEST = FIXTURES.parent / "pasted" / "alliance-digest.txt"
+DIGEST_ARTICLES = [
+    ("Baltic states ask alliance for more air patrols", "The defence ministers of the three"),
+    ('Minister: "No plans" for new base in the north', "had no plans to open a new military"),
+    ("Ex-officer held on spying charges", "A former army officer was detained"),
+    ("Analysts divided over sanctions relief", "Analysts in Washington were divided"),
+    ("Summit on terrorism to open in Astana", "Leaders of the regional security bloc"),
+]
+
+
+def test_digest_articles_come_out_alone_with_titles_dates_and_agencies() -> None:
+    segs = Cleaner().split_dump(DIGEST.read_text(encoding="utf-8"))
+    docs = [(s.title, s.text) for s in segs]
+    assert article_counts(docs, DIGEST_ARTICLES) == {"alone": 5, "merged": 0, "cut": 0, "lost": 0}
+    assert [title_key(s.title) for s in segs] == [title_key(t) for t, _ in DIGEST_ARTICLES]
+    # the clock-time lines and the byline carry the year; "June 5 (RT)" alone does not
+    assert [s.date for s in segs] == ["2015-06-03", "2015-06-04", "2015-06-05", None, None]
+    assert [s.dateline_source for s in segs] == [
+        "RIA Novosti",
+        "ITAR-TASS",
+        "ITAR-TASS",
+        "RT",
+        "ITAR-TASS",
+    ]
+    text = "\n".join(s.text for s in segs)
+    for chrome in (
+        "HomeWorld",
+        "0Comments",
+        "Aircraft intercepted",
+        "Bombers fly",
+        "Photo 1 of 6",
+        "air policing, Baltic",
+        "Tags:",
+        "Prev",
+        "1 2 3",
+        "Next",
+        "09:47",
+    ):
+        assert chrome not in text, chrome
+    assert text.count("A former army officer was detained") == 1  # the body printed twice
+    assert text.count("Summit on terrorism") == 0  # its title is the title, not body text
+
+
+def test_article_counts_tell_merged_and_cut_apart() -> None:
+    expected = [("Talks resume", "Delegations met"), ("Deal doubted", "Experts said")]
+    assert article_counts([("Talks resume", "Delegations met. Experts said no.")], expected) == {
+        "alone": 0,
+        "merged": 2,
+        "cut": 0,
+        "lost": 0,
+    }
+    assert article_counts(
+        [("Talks resume", "x"), ("1 / 4", "Delegations met."), ("Deal doubted", "Experts said")],
+        expected,
+    ) == {"alone": 1, "merged": 0, "cut": 1, "lost": 0}

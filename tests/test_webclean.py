@@ -11,7 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.webclean import frame_rows, run_webclean, score_pages
+from bench.webclean import (
+    cross_validate,
+    folds,
+    frame_rows,
+    labelled_lines,
+    run_webclean,
+    score_pages,
+)
 from pipelines.config import IngestConfig
 from pipelines.ingest import ingest
 
@@ -61,3 +68,29 @@ def test_run_webclean_scores_both_inputs_and_the_references(tmp_path: Path) -> N
     assert ours["recall"] == 1.0 and ours["cut_into_several"] == 0
     assert ours["precision"] > keep["precision"]
     assert result["test"]["mediaframe ingest (text)"] == ours
+
+
+def test_folds_deal_every_page_to_exactly_one_fold() -> None:
+    pages = {f"p{i:02d}": {} for i in range(23)}
+    got = folds(pages, 5)
+    assert sorted(n for f in got for n in f) == sorted(pages)
+    assert [len(f) for f in got] == [5, 5, 5, 4, 4]
+
+
+def test_snippets_label_the_lines_they_sit_on() -> None:
+    pages = json.loads((FIXTURE / "snippets.json").read_text(encoding="utf-8"))
+    texts, labels, weak = labelled_lines(pages, FIXTURE)["harbour"]
+    assert len(weak) == len(texts)
+    kept = {texts[k] for k, y in labels.items() if y == 1}
+    dropped = {texts[k] for k, y in labels.items() if y == 0}
+    assert any("dredging of the inner harbour" in t for t in kept)
+    assert any("Share this article" in t for t in dropped) and not kept & dropped
+
+
+def test_cross_validation_scores_each_page_with_a_model_fitted_on_the_others(
+    tmp_path: Path,
+) -> None:
+    # two pages, two folds: each page is ingested with a model fitted on the other one only
+    result = cross_validate(FIXTURE, 2)
+    assert result["pages"] == 2 and result["folds"] == 2 and len(result["cutoffs"]) == 2
+    assert result["recall"] > 0
