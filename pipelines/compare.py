@@ -96,6 +96,37 @@ class CompareResult:
 
 
 # --------------------------------------------------------------------------- reading runs
+def resolve_run(client: MlflowClient, ref: str) -> str:
+    """The id of run ``ref``: an id as given, else the newest finished training run
+    named ``ref`` (``--run-name``), so a user compares the names they chose."""
+    try:
+        return client.get_run(ref).info.run_id
+    except MlflowException:
+        pass
+    exps = [e.experiment_id for e in client.search_experiments()]
+    named = (
+        client.search_runs(
+            exps,
+            filter_string=(
+                f"attributes.run_name = '{ref.replace(chr(39), '')}' "
+                "and tags.`mediaframe.stage` = 'train' and attributes.status = 'FINISHED'"
+            ),
+            order_by=["attributes.start_time DESC"],
+            max_results=50,
+        )
+        if exps
+        else []
+    )
+    if not named:
+        raise CompareError(
+            f"run {ref}: not found in {mlflow.get_tracking_uri()} "
+            "(neither a run id nor the name of a finished training run)"
+        )
+    if len(named) > 1:
+        print(f"compare: {len(named)} finished runs are named {ref!r}; the newest is compared")
+    return named[0].info.run_id
+
+
 def load_run(client: MlflowClient, run_id: str, dest: Path) -> ComparedRun:
     """A finished training run and its test items; a clear error for anything else."""
     try:
@@ -324,9 +355,10 @@ def compare(run_ids: list[str], output: str | Path, cfg: PublishConfig) -> Compa
     with its tables to a new run of the ``mediaframe-compare`` experiment."""
     if len(run_ids) < 2:
         raise CompareError("compare needs at least two run ids")
+    client = MlflowClient()
+    run_ids = [resolve_run(client, ref) for ref in run_ids]
     if len(set(run_ids)) != len(run_ids):
         raise CompareError(f"a run is named twice: {run_ids}")
-    client = MlflowClient()
     out = Path(output)
     with tempfile.TemporaryDirectory() as tmp:
         runs = [load_run(client, rid, Path(tmp)) for rid in run_ids]

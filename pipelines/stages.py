@@ -241,7 +241,10 @@ def compare_arguments(p: argparse.ArgumentParser) -> None:
         "runs",
         nargs="+",
         metavar="RUN_ID",
-        help="training runs of one task; the first is the reference the others are paired with",
+        help=(
+            "training runs of one task, by id or by --run-name (the newest finished run of"
+            " that name); the first is the reference the others are paired with"
+        ),
     )
 
 

@@ -175,3 +175,13 @@ def test_compare_refuses_a_run_without_gold_in_its_predictions(in_store, tmp_pat
         pass
     with pytest.raises(CompareError, match="not a training run"):
         compare([in_store["a"]["run_id"], lab.info.run_id], tmp_path, PublishConfig())
+
+
+def test_compare_takes_the_names_given_with_run_name(in_store, tmp_path: Path) -> None:
+    """A user compares the runs they named (`--run-name`), not ids they must look up."""
+    res = compare(["tiny-C", "cv-C"], tmp_path, PublishConfig(bootstrap=50))
+    assert [r.run_id for r in res.runs] == [in_store["a"]["run_id"], in_store["b"]["run_id"]]
+    with pytest.raises(CompareError, match="a run is named twice"):
+        compare(["tiny-C", in_store["a"]["run_id"]], tmp_path, PublishConfig(bootstrap=50))
+    with pytest.raises(CompareError, match="run no-such-name: not found"):
+        compare(["tiny-C", "no-such-name"], tmp_path, PublishConfig(bootstrap=50))
