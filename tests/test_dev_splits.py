@@ -101,9 +101,7 @@ def test_fnc1_cv_folds_are_disjoint_in_headlines_and_bodies(tmp_path: Path) -> N
         assert not _bodies(test) & _bodies(train)
     # without the second key the same folds share headlines (through unrelated pairs)
     plain = make_folds(primary_strata(pool.y, "multiclass"), pool.groups, CVPlan(3, 1, 5))
-    assert any(
-        set(pool.subset(f.test).targets) & set(pool.subset(f.train).targets) for f in plain
-    )
+    assert any(set(pool.subset(f.test).targets) & set(pool.subset(f.train).targets) for f in plain)
 
 
 def test_fnc1_benchmark_cv_runs_on_the_disjoint_folds(
