@@ -224,7 +224,8 @@ def load_data(
     data = adapter.load(data_dir, test_dir, opts, cfg.dev_fraction, cfg.seed)
     data.train = subsample(data.train, data.spec, cfg.subsample, cfg.seed)
     dev_sets = list(data.scored.values()) if data.split == "dev" else []
-    data.cv_pool = concat_examples([data.train, data.tuning, *dev_sets])
+    left = [data.left_out] if data.left_out is not None else []
+    data.cv_pool = concat_examples([data.train, data.tuning, *dev_sets, *left])
     n_items = len(data.train)
     data.train = adapter.extra_train(data.train, data_dir, opts, family)
     if len(data.train) > n_items:  # n_train counts examples; say how many were extra
@@ -373,7 +374,13 @@ def cross_validation(
         extra=extra,
         tune_fraction=cfg.cv.tune_fraction,
         metrics=cv_metrics(adapter),
+        second_groups=adapter.second_groups(pool),
     )
+
+
+def _cv_extent(adapter: Adapter, data: BenchData) -> dict[str, Any]:
+    """How many items the CV ran over and what its folds keep apart (``group_key``)."""
+    return {"n": len(data.cv_pool or []), "group_key": adapter.group_key}
 
 
 def cv_metrics(adapter: Adapter) -> tuple[str, ...]:
@@ -457,7 +464,7 @@ def summarize(
         },
         "config": cfg.model_dump(mode="json"),
         **({"notes": data.notes} if data.notes else {}),
-        **({"cv": {**cv.to_json(), "n": len(data.cv_pool or [])}} if cv is not None else {}),
+        **({"cv": {**cv.to_json(), **_cv_extent(adapter, data)}} if cv is not None else {}),
     }
 
 

@@ -90,13 +90,22 @@ def primary_strata(y: np.ndarray, kind: str) -> np.ndarray:
 
 
 def make_folds(
-    strata: np.ndarray, groups: Sequence[str] | None, plan: CVPlan = CVPlan()
+    strata: np.ndarray,
+    groups: Sequence[str] | None,
+    plan: CVPlan = CVPlan(),
+    second: Sequence[str] | None = None,
 ) -> list[Fold]:
     """``plan.k`` folds per repeat, ``plan.repeats`` repeats, each with its own seed.
 
     With groups, every group's items sit in one fold (``StratifiedGroupKFold``); with fewer
     groups than ``k``, one fold per group. Without groups, ``StratifiedKFold`` (plain
     ``KFold`` where no class has ``k`` items).
+
+    ``second`` is a second group key per item, from the same set of names as ``groups``
+    (FNC-1: a pair's body gives ``groups``, its headline ``second``). An item then scores
+    only when both its keys are among the fold's held-out groups, and trains only when
+    neither is; the items with one key on each side are left out of that fold, so no
+    headline and no body is on both sides.
     """
     from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
@@ -124,7 +133,12 @@ def make_folds(
             else:
                 splits = KFold(k, shuffle=True, random_state=seed).split(X)
             for f, (tr, te) in enumerate(splits):
-                folds.append(Fold(r, f, np.asarray(tr), np.asarray(te)))
+                tr, te = np.asarray(tr), np.asarray(te)
+                if second is not None and groups is not None:
+                    held = {g[i] for i in te}
+                    inside = np.asarray([x in held for x in second], dtype=bool)
+                    tr, te = tr[~inside[tr]], te[inside[te]]
+                folds.append(Fold(r, f, tr, te))
     return folds
 
 
@@ -267,6 +281,7 @@ def cross_validate(
     metrics: Sequence[str] | None = None,
     folds: list[Fold] | None = None,
     on_fold: Callable[[dict[str, Any]], None] | None = None,
+    second_groups: Sequence[str] | None = None,
 ) -> CVResult:
     """Repeated grouped CV of ``fit`` over the gold examples.
 
@@ -274,7 +289,8 @@ def cross_validate(
     ``fit`` gets as its second argument; ``extra`` (weakly labelled) items join the
     training fold unless they share a group or an id with the scoring fold. ``score``
     defaults to ``bundle_scores``; ``trivial`` to ``trivial_scores`` on the gold training
-    fold. Pass ``folds`` to score several candidates on exactly the same folds.
+    fold. Pass ``folds`` to score several candidates on exactly the same folds, and
+    ``second_groups`` for items with two group keys (``make_folds``' ``second``).
     """
     if score is None:
         score = lambda model, test, train: bundle_scores(model, spec, test)  # noqa: E731
@@ -282,7 +298,7 @@ def cross_validate(
         trivial = lambda train, test: trivial_scores(spec, train, test)  # noqa: E731
     names = tuple(metrics or default_metrics(spec.kind))
     if folds is None:
-        folds = make_folds(primary_strata(gold.y, spec.kind), gold.groups, plan)
+        folds = make_folds(primary_strata(gold.y, spec.kind), gold.groups, plan, second_groups)
     result = CVResult(names, plan)
     for f in folds:
         t0 = time.perf_counter()
@@ -305,6 +321,7 @@ def cross_validate(
             "n_tune": len(tune),
             "n_extra": n_extra,
             "n_test": len(test),
+            "n_left_out": len(gold) - len(f.train) - len(f.test),
             "held_out": sorted(set(test.groups)) if test.groups is not None else [],
             "test_digest": f.digest,
             "scores": {m: _num(scores[m]) for m in names},

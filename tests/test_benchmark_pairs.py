@@ -268,10 +268,11 @@ def test_fnc1_adapter_reads_headlines_as_targets_and_bodies_as_texts(tmp_path: P
     assert pool.texts[0] == FNC_BODIES[0][1]  # quoted, multi-line body read whole
     assert pool.texts[3] == FNC_BODIES[0][1] and pool.texts[4] == FNC_BODIES[1][1]
     assert [FNC_LABELS[i] for i in pool.y] == [r[2] for r in FNC_ROWS]
-    assert pool.groups == ["0", "12", "7", "0", "7"]
+    # the group is the body's claim topic: bodies joined by related pairs to one headline
+    assert pool.groups == ["topic:b:0", "topic:b:12", "topic:b:7", "topic:b:0", "topic:b:7"]
     spec = fnc.spec(fnc.options({}))
     assert spec.pair and spec.labels == FNC_LABELS
-    # the dev cut takes whole bodies
+    # the dev cut takes whole topics
     dev = fnc.dev_indices(pool, spec, 0.34, 13)
     dev_bodies = {pool.groups[i] for i in dev}
     assert len(dev_bodies) == 1

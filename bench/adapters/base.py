@@ -54,6 +54,9 @@ class BenchData:
     # The gold items of the training release the cross-validation runs over (set by
     # ``bench.benchmark.load_data``): train + tuning, and the dev sets of a dev run.
     cv_pool: Examples | None = None
+    # Items of the release neither fitted on nor scored because the dev split keeps two
+    # keys apart (FNC-1: a train body paired with a dev headline); the CV still reads them.
+    left_out: Examples | None = None
 
     def task_data(self, name: str | None = None) -> TaskData:
         """The training stage's container: its ``dev`` is the tuning cut and its ``test`` one
@@ -152,6 +155,9 @@ class Adapter:
     metrics: ClassVar[tuple[str, ...]]
     anchor: ClassVar[str] = ""  # the published figure to put beside ours
     test_files: ClassVar[tuple[str, ...]] = ()  # release file names in --test-dir
+    # What ``Examples.groups`` holds: the unit the dev split and the CV folds never
+    # straddle ("item" when each item is its own group and ``groups`` is None).
+    group_key: ClassVar[str] = "item"
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
     # The dataset's own metrics of (gold, predicted) labels beyond the standard ones.
     extra_metrics: ClassVar[dict[str, Callable[[list[str], list[str]], float]]] = {}
@@ -180,6 +186,11 @@ class Adapter:
         configured input, so thresholds and figures are about what is scored."""
         return train
 
+    def second_groups(self, pool: Examples) -> list[str] | None:
+        """A second group key per item, from the same names as ``pool.groups``, that must
+        not straddle either (``models.selection.make_folds``' ``second``); none by default."""
+        return None
+
     def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
         """The fixed dev split of the pool: stratified and seeded (override for groups)."""
         return stratified_cut(strata_of(pool, spec.kind), fraction, seed)
@@ -204,11 +215,17 @@ class Adapter:
         if len(pool) == 0:
             raise DatasetError(f"{data_dir}: no labelled items for {self.name}")
         fit, dev = self.split_dev(pool, spec, DevCut(Path(data_dir), opts, dev_fraction, seed))
+        used = set(fit.ids) | {i for d in dev.values() for i in d.ids}
+        rest = [k for k, i in enumerate(pool.ids) if i not in used]
+        left_out = pool.subset(rest) if rest else None
+        notes = {"left_out_by_split": len(rest)} if rest else {}
         if test_dir is not None:
             tuning = dev[""] if list(dev) == [""] else concat_examples(list(dev.values()))
-            return BenchData(spec, fit, tuning, self.read_tests(Path(test_dir), opts), "test")
+            tests = self.read_tests(Path(test_dir), opts)
+            return BenchData(spec, fit, tuning, tests, "test", notes, left_out=left_out)
         tune = self.dev_indices(fit, spec, dev_fraction, seed + 1)
-        return BenchData(spec, fit.subset(complement(len(fit), tune)), fit.subset(tune), dev, "dev")
+        train, tuning = fit.subset(complement(len(fit), tune)), fit.subset(tune)
+        return BenchData(spec, train, tuning, dev, "dev", notes, left_out=left_out)
 
     def fit(
         self, data: BenchData, family: str, cfg: TrainConfig, log: MetricLogger | None = None

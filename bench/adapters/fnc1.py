@@ -11,6 +11,7 @@ from bench.adapters.base import (
     Adapter,
     AdapterOptions,
     DatasetError,
+    DevCut,
     group_cut,
     read_csv_rows,
 )
@@ -19,6 +20,37 @@ from models.data import Examples, TaskSpec
 FNC_LABELS = ["agree", "disagree", "discuss", "unrelated"]
 FNC_TRAIN = ("train_stances.csv", "train_bodies.csv")
 FNC_TEST = ("competition_test_stances.csv", "competition_test_bodies.csv")
+UNRELATED = FNC_LABELS.index("unrelated")
+
+
+def claim_topics(heads: Sequence[str], bodies: Sequence[str], y: Sequence[int]) -> dict[str, str]:
+    """Each headline and body (keyed ``h:`` / ``b:``) -> its claim topic: the connected
+    component of the graph whose edges are the *related* pairs (agree, disagree, discuss).
+
+    The graph of all pairs is one component (unrelated pairs join random claims), which
+    would leave nothing to split; the related graph has one component per Emergent claim
+    (191 in the training release), the unit the competition test is new in. A headline or
+    body with no related pair is a topic of its own.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for h, b, label in zip(heads, bodies, y, strict=True):
+        hk, bk = f"h:{h}", f"b:{b}"
+        find(hk), find(bk)
+        if int(label) != UNRELATED:
+            parent[find(hk)] = find(bk)
+    # name a topic by its smallest body key (a stable, readable group name)
+    name: dict[str, str] = {}
+    for k in sorted(parent):
+        name.setdefault(find(k), f"topic:{k}")
+    return {k: name[find(k)] for k in parent}
 
 
 def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -43,10 +75,15 @@ def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
 class Fnc1Adapter(Adapter):
     """FNC-1: the stance of an article body toward a headline, the headline as the target.
 
-    One example per (headline, body) row: the body is the text, the headline the target,
-    the Body ID the group, so the dev cut (and the tune cut inside a dev run) keeps every
-    body on one side, as the official baseline's hold-out split does. Scored by the
-    official weighted FNC score and by macro-F1.
+    One example per (headline, body) row: the body is the text, the headline the target.
+    The group is the body's claim topic (``claim_topics``), the second group the
+    headline's: the dev split and the CV folds hold out whole topics and keep only the
+    pairs whose body *and* headline are both on one side (Hanselowski et al. 2018: the
+    competition test has new claims and new bodies; the official Body-ID hold-out keeps
+    every claim on both sides, and its dev figure overstated test by 6 points, #23).
+    The pairs of a held-out body with a kept headline (or the reverse), all unrelated,
+    are left out of both sides; the run's ``notes.left_out_by_split`` counts them.
+    Scored by the official weighted FNC score and by macro-F1.
     """
 
     name = "fnc1"
@@ -57,6 +94,7 @@ class Fnc1Adapter(Adapter):
         "(79.53 on its own dev hold-out); test macro-F1 of the top systems ≈ 0.58-0.60"
     )
     test_files = FNC_TEST
+    group_key = "claim topic of the body (and, second key, of the headline)"
     extra_metrics = {"fnc_score": fnc_score}  # noqa: RUF012 (read-only)
 
     def spec(self, opts: AdapterOptions) -> TaskSpec:
@@ -69,7 +107,7 @@ class Fnc1Adapter(Adapter):
             if not bid or not (r["articleBody"] or "").strip():
                 raise DatasetError(f"{bodies_path}: row {row_no}: empty 'Body ID' or 'articleBody'")
             bodies[bid] = r["articleBody"]
-        ids, texts, targets, y, groups = [], [], [], [], []
+        ids, texts, targets, y, bids = [], [], [], [], []
         for row_no, r in enumerate(read_csv_rows(stances, ["Headline", "Body ID", "Stance"]), 2):
             bid, stance = (r["Body ID"] or "").strip(), (r["Stance"] or "").strip()
             head = (r["Headline"] or "").strip()
@@ -89,7 +127,9 @@ class Fnc1Adapter(Adapter):
             texts.append(bodies[bid])
             targets.append(head)
             y.append(FNC_LABELS.index(stance))
-            groups.append(bid)
+            bids.append(bid)
+        topic = claim_topics(targets, bids, y)
+        groups = [topic[f"b:{b}"] for b in bids]
         return Examples(ids, texts, np.asarray(y, dtype=int), targets, groups=groups)
 
     def read_pool(self, data_dir: Path, opts: AdapterOptions) -> Examples:
@@ -98,6 +138,26 @@ class Fnc1Adapter(Adapter):
     def read_tests(self, test_dir: Path, opts: AdapterOptions) -> dict[str, Examples]:
         return {"": self._read(test_dir / FNC_TEST[0], test_dir / FNC_TEST[1])}
 
+    def second_groups(self, pool: Examples) -> list[str] | None:
+        """The headline's claim topic per pair: the body topic of its related pairs (all
+        of one topic by construction), else the headline's own topic."""
+        heads, groups = pool.targets or [], pool.groups or []
+        of = {h: g for h, g, y in zip(heads, groups, pool.y, strict=True) if y != UNRELATED}
+        return [of.get(h, f"topic:h:{h}") for h in heads]
+
+    def split_dev(
+        self, pool: Examples, spec: TaskSpec, cut: DevCut
+    ) -> tuple[Examples, dict[str, Examples]]:
+        """A seeded ``fraction`` of the claim topics is dev: its pairs whose headline is of
+        a dev topic too; train is the pairs with body and headline both outside them."""
+        dev_idx = set(self.dev_indices(pool, spec, cut.fraction, cut.seed).tolist())
+        held = {pool.groups[i] for i in dev_idx} if pool.groups else set()
+        second = self.second_groups(pool) or []
+        dev = [i for i in sorted(dev_idx) if second[i] in held]
+        fit = [i for i in range(len(pool)) if i not in dev_idx and second[i] not in held]
+        return pool.subset(fit), {"": pool.subset(dev)}
+
     def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
-        """Whole bodies, seeded: a body's headlines never straddle train and dev."""
+        """Whole claim topics, seeded: a topic's bodies never straddle the cut (the tune
+        cut of a dev run is one such cut of what is left)."""
         return group_cut(list(pool.groups or []), fraction, seed)

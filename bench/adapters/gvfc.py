@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import Field
@@ -33,7 +34,19 @@ GVFC_FILE = "GVFC_extension_multimodal.csv"
 GVFC_NONE = "99"
 
 
+def outlet_of(url: str, item_id: str) -> str:
+    """The outlet of an article: its URL's host without ``www.`` (``yahoo.com``); a row
+    without a URL is a group of its own."""
+    host = urlparse(url.strip()).netloc.lower().removeprefix("www.")
+    return host or f"id:{item_id}"
+
+
 class GvfcOptions(AdapterOptions):
+    group_by: Literal["outlet", "none"] = Field(
+        "outlet",
+        description="CV group key: the outlet (article_url's host; 39 in the release), or "
+        "none (each headline its own group: the id is unique per row)",
+    )
     input: Literal["headline", "headline_lead"] = Field(
         "headline", description="the headline alone, or headline + the first 3 sentences"
     )
@@ -55,6 +68,7 @@ class GvfcAdapter(Adapter):
     name = "gvfc"
     primary_metric = "accuracy"
     metrics = ("accuracy", "macro_f1")
+    group_key = "outlet (article_url host; option group_by)"
     anchor = "BERT ≈ 0.84 accuracy (Liu et al. 2019); multimodal 0.824 (Tourni et al.)"
     test_files = (GVFC_FILE,)  # the headline file beside it is not needed
     Options = GvfcOptions
@@ -67,7 +81,7 @@ class GvfcAdapter(Adapter):
         cols = ["id", "headline", "Q3 Theme1"]
         if opts.input == "headline_lead":
             cols.append("lead_3_sentences_summary_of_full_article_text")
-        ids, texts, y = [], [], []
+        ids, texts, y, groups = [], [], [], []
         for row_no, r in enumerate(read_csv_rows(path, cols), start=2):
             code = (r["Q3 Theme1"] or "").strip()
             if code == GVFC_NONE:  # no frame: not part of the frame-classification set
@@ -87,7 +101,10 @@ class GvfcAdapter(Adapter):
             ids.append(f"gvfc:{r['id']}")
             texts.append(text)
             y.append(int(code) - 1)
-        return Examples(ids, texts, np.asarray(y, dtype=int))
+            groups.append(outlet_of(r.get("article_url") or "", r["id"]))
+        # one outlet, or none shared (every row its own group): the ungrouped, stratified case
+        by_outlet = opts.group_by == "outlet" and 2 <= len(set(groups)) < len(groups)
+        return Examples(ids, texts, np.asarray(y, dtype=int), groups=groups if by_outlet else None)
 
     def read_pool(self, data_dir: Path, opts: AdapterOptions) -> Examples:
         return self._read(data_dir / GVFC_FILE, opts)

@@ -23,6 +23,14 @@ NEWSMTSC_TRAIN = "official/train.jsonl"
 NEWSMTSC_SETS = ("rw", "mt")  # the authors' dev/test splits: real-world, multi-target
 
 
+def document_of(primary_gid: str) -> str:
+    """The article a sentence is from: the first three ``_`` fields of its ``primary_gid``
+    (``allsides_1000_401_25_<mention>_0_6`` -> ``allsides_1000_401``, ``polusa_v1_113704059_
+    -1_35_...`` -> ``polusa_v1_113704059``); the rest are sentence, mention and offsets."""
+    parts = primary_gid.split("_")
+    return "_".join(parts[:3]) if len(parts) > 3 else primary_gid
+
+
 class NewsmtscOptions(AdapterOptions):
     further_mentions: bool = Field(
         False, description="also mark the target's other mentions (coreferences) in the sentence"
@@ -33,8 +41,9 @@ class NewsmtscAdapter(Adapter):
     """NewsMTSC: sentiment of a news sentence toward one marked person mention.
 
     One example per target: the sentence with the mention wrapped in span markers
-    (``models.data.mark_spans``) is the text, the mention the target, the sentence the
-    group (a sentence's targets stay on one side of the tune cut). Train is the official
+    (``models.data.mark_spans``) is the text, the mention the target, the article the
+    group (``document_of``: an article's sentences stay on one side of the tune cut and
+    of the CV folds; 5,446 articles for 7,758 training sentences). Train is the official
     train file; the scored sets are the authors' own dev splits (``rw``: real-world
     distribution, ``mt``: sentences with several targets), tuned on a cut of train; a
     test run tunes on both dev splits and scores ``dev_test_split_{rw,mt}/test.jsonl``.
@@ -49,6 +58,7 @@ class NewsmtscAdapter(Adapter):
     )
     test_files = tuple(f"dev_test_split_{s}/test.jsonl" for s in NEWSMTSC_SETS)
     Options = NewsmtscOptions
+    group_key = "article (primary_gid's first three fields)"
 
     def spec(self, opts: AdapterOptions) -> TaskSpec:
         return TaskSpec("newsmtsc", "multiclass", list(NEWSMTSC_LABELS), pair=True)
@@ -90,7 +100,7 @@ class NewsmtscAdapter(Adapter):
                     texts.append(mark_spans(sent, spans))
                     targets.append(mention)
                     y.append(NEWSMTSC_LABELS.index(label))
-                    groups.append(str(d.get("primary_gid", line_no)))
+                    groups.append(document_of(str(d.get("primary_gid", line_no))))
         return Examples(ids, texts, np.asarray(y, dtype=int), targets, groups=groups)
 
     def read_pool(self, data_dir: Path, opts: AdapterOptions) -> Examples:
@@ -114,5 +124,5 @@ class NewsmtscAdapter(Adapter):
         return pool, self.read_dev(cut.data_dir, cut.opts)
 
     def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
-        """Whole sentences: a sentence's targets never straddle train and the tuning cut."""
+        """Whole articles: an article's sentences never straddle train and the tuning cut."""
         return group_cut(list(pool.groups or []), fraction, seed)

@@ -35,6 +35,9 @@ class Semeval2023Adapter(Adapter):
     anchor = "best English system ≈ 0.57 micro-F1 on the official test (not comparable)"
     test_files = (SEMEVAL_TEST,)
     Options = SemevalOptions
+    # One row per article (346 ids, 346 rows): the article is the item, so the dev split
+    # and the CV folds are stratified (rarest frame) and need no group key.
+    group_key = "article (one item each)"
 
     def _keys(self, opts: AdapterOptions) -> list[str]:
         assert isinstance(opts, SemevalOptions)
