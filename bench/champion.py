@@ -70,11 +70,19 @@ def train_and_publish(
         cfg = TrainConfig(task=task, **common)
         for family in families:
             runs[(task, family)] = run_train(cfg.model_copy(update={"family": family}))
+    # Tiny random models alone are named run by run: a one-epoch random transformer is not
+    # above the trivial reference, and publish's default choice (rightly) refuses it.
+    named = (
+        {f"{t}_run": runs[(t, families[0])]["run_id"] for t in ("frames", "stance")}
+        if "baseline" not in families
+        else {}
+    )
     pcfg = PublishConfig(
         gold=lcfg.gold,
         splits=lcfg.splits,
         documents=str(work / "documents.parquet"),
         bootstrap=200,
+        **named,
     )
     first = publish(pcfg)
     return {"work": work, "label": label, "runs": runs, "first": first, "pcfg": pcfg}

@@ -200,8 +200,10 @@ class ReportConfig(Strict):
         12, ge=1, description="the largest outlets get a panel; every outlet is in the tables"
     )
     batch_rows: int = Field(100_000, ge=1, description="rows read at a time")
-    stance: str | None = Field(
-        "configs/stance.yaml", description="stance spec whose target names label the report"
+    stance: str | None = path(
+        "default",
+        "stance spec whose target names label the report (built-in: default); null: keys",
+        builtin=True,
     )
 
 

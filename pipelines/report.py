@@ -427,19 +427,16 @@ def _panels(cov: pd.DataFrame, limit: int) -> list[tuple[bool, str]]:
 def _target_names(cfg: ReportConfig) -> dict[str, str]:
     """Target key -> the name the stance spec gives it (``eu`` -> "the European Union").
 
-    A stance file named explicitly must exist; the default one may be absent (a report
-    run outside the repository), and then targets keep their keys. Read before the data,
-    so a bad file fails before a pass over millions of rows.
+    The spec is a file or a built-in name (``default``, as every other stage reads it);
+    null keeps the keys. Read before the data, so a bad file fails before a pass over
+    millions of rows.
     """
     if cfg.stance is None:
         return {}
-    path = Path(cfg.stance)
-    if not path.is_file() and "stance" not in cfg.model_fields_set:
-        return {}
     try:
-        spec = load_stance(path)
+        spec = load_stance(cfg.stance)
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: stance spec for the target names: {exc}") from exc
+        raise ReportError(f"{cfg.stance}: stance spec for the target names: {exc}") from exc
     return {k: t.name for k, t in spec.targets.items()}
 
 

@@ -18,8 +18,9 @@ from pipelines.publish import PublishError, _best_run, trivial_gate
 
 
 def _log_run(name: str, metrics: dict[str, float]) -> str:
-    mlflow.set_experiment(tracking.EXPERIMENTS["stance"])
-    with mlflow.start_run(run_name=name) as run:
+    # experiment_id, not set_experiment: that sets a process-wide active experiment which
+    # later tests' nested runs (in other experiments) would trip over.
+    with mlflow.start_run(experiment_id=tracking.experiment_id("stance"), run_name=name) as run:
         mlflow.log_metrics(metrics)
     return run.info.run_id
 

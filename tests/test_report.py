@@ -385,5 +385,6 @@ def test_stance_table_names_targets_and_states_the_lead(
         build_report(
             [str(scored)], tmp_path / "r2", ReportConfig(stance=str(tmp_path / "nope.yaml"))
         )
-    monkeypatch.chdir(tmp_path)  # the default spec is not here: targets keep their keys
-    assert _target_names(ReportConfig()) == {}
+    monkeypatch.chdir(tmp_path)  # the built-in default names its targets from any folder
+    assert _target_names(ReportConfig())["nato"] == "NATO"
+    assert _target_names(ReportConfig(stance=None)) == {}  # null: targets keep their keys

@@ -18,6 +18,7 @@ def test_run_command_end_to_end(root: Path, tracking_uri_store: str, tmp_path: P
     cfg.write_text(f"""
 input: [{r}/data/raw]
 workdir: {tmp_path}/work
+families: [baseline, transformer]
 ingest: {r}/configs/ingest.yaml
 label:
   codebook: {r}/configs/codebooks/mfc.yaml
