@@ -73,6 +73,7 @@ def _inputs(d: Path, label: bool) -> None:
     (d / "cb.yaml").write_text("frames:\n  conflict:\n    cues: [clash]\n    questions: 5\n")
     (d / "st.yaml").write_text("targets:\n  nato:\n    name: NATO\n    aliases: 5\n")
     (d / "gold.jsonl").write_text("[1, 2]\n")
+    (d / "splits.json").write_text('{"train": [], "dev": [], "test": []}')
     (d / "garbled" / "_manifest.json").parent.mkdir()
     (d / "garbled" / "_manifest.json").write_text('{"model_version": "mediaframe/1", "sha')
     (d / "foreign").mkdir()
@@ -123,7 +124,10 @@ CASES: dict[str, Case] = {
     ),
     "codebook-wrong-type": Case([*LABEL, "--set", "codebook=cb.yaml"], ["cb.yaml", "questions"]),
     "stance-wrong-type": Case([*LABEL, "--set", "stance=st.yaml"], ["st.yaml", "aliases"]),
-    "gold-line-is-array": Case([*LABEL, "--set", "gold=gold.jsonl"], ["gold.jsonl", "line 1"]),
+    "gold-line-is-array": Case(  # gold needs its split beside it (null is refused there)
+        [*LABEL, "--set", "gold=gold.jsonl", "--set", "splits=splits.json"],
+        ["gold.jsonl", "line 1"],
+    ),
     "output-is-a-file": Case(["ingest", "--input", "in.jsonl", "--output", "afile"], ["afile"]),
     "output-under-a-file": Case(
         ["ingest", "--input", "in.jsonl", "--output", "afile/sub"], ["afile/sub", "not a directory"]
