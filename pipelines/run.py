@@ -36,11 +36,13 @@ def _headline(task: str) -> str:
 
 def compare_families(
     summaries: list[dict[str, Any]], task: str, cfg_train, n_boot: int, seed: int
-) -> dict[str, float] | None:
-    """Paired bootstrap of baseline vs transformer on the same gold test items."""
+) -> dict[str, dict[str, float]]:
+    """Each family against TF-IDF, by paired bootstrap on the same gold test items:
+    family -> {diff, ci_low, ci_high, p_b_better}. Empty without a baseline run, as the
+    baseline is the reference every other family has to beat."""
     runs = {s["model"]: s for s in summaries if s["task"] == task}
-    if not {"baseline", "transformer"} <= set(runs):
-        return None
+    if "baseline" not in runs or len(runs) < 2:
+        return {}
     from pipelines.train_data import build_task
 
     data = build_task(cfg_train)
@@ -66,7 +68,12 @@ def compare_families(
         yp2 = np.asarray([labels[i] for i in p.argmax(axis=1)], dtype=object)
         return lambda idx: multiclass_metrics(yt[idx], yp2[idx], labels, warn=False)[key]
 
-    return paired_bootstrap(metric("baseline"), metric("transformer"), len(y), n_boot, seed)
+    base = metric("baseline")
+    return {
+        fam: paired_bootstrap(base, metric(fam), len(y), n_boot, seed)
+        for fam in runs
+        if fam != "baseline"
+    }
 
 
 class _Timer:
@@ -128,13 +135,12 @@ def _train_task(cfg: RunConfig, task: str, work: Path, timer: _Timer) -> list[di
             f"{m.get(key + '_ci_high', math.nan):.3f}]; trivial reference "
             f"{m.get(key.replace('test_', 'test_trivial_'), math.nan):.3f}"
         )
-    cmp = compare_families(summaries, task, tcfg, tcfg.bootstrap, tcfg.seed)
-    if cmp:
-        mlflow.log_metrics({f"{task}_transformer_minus_baseline_{k}": v for k, v in cmp.items()})
+    for fam, cmp in compare_families(summaries, task, tcfg, tcfg.bootstrap, tcfg.seed).items():
+        mlflow.log_metrics({f"{task}_{fam}_minus_baseline_{k}": v for k, v in cmp.items()})
         print(
-            f"    transformer - baseline: {cmp['diff']:+.3f} "
+            f"    {fam} - baseline: {cmp['diff']:+.3f} "
             f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}], "
-            f"P(transformer better) = {cmp['p_b_better']:.2f}"
+            f"P({fam} better) = {cmp['p_b_better']:.2f}"
         )
     return summaries
 
