@@ -1,8 +1,8 @@
 """The ``run`` stage: the whole flow on one corpus under one parent MLflow run.
 
 ingest -> label -> train (each task x each family) -> evaluate on gold -> publish ->
-batch-score -> outlet report, then a summary table, the paired comparison of the two
-families and the command that opens the MLflow UI.
+batch-score -> outlet report, then a summary table, each task's comparison page (every
+family against TF-IDF) and the command that opens the MLflow UI.
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 
 from models.metrics import (
-    multiclass_metrics,
-    multilabel_metrics,
-    paired_bootstrap,
     selection_metric,
     task_kind,
 )
@@ -32,48 +28,6 @@ from pipelines.config import RunConfig
 def _headline(task: str) -> str:
     """The task's selection metric (micro-F1 for frames, macro-F1 for stance)."""
     return selection_metric(task_kind(task))
-
-
-def compare_families(
-    summaries: list[dict[str, Any]], task: str, cfg_train, n_boot: int, seed: int
-) -> dict[str, dict[str, float]]:
-    """Each family against TF-IDF, by paired bootstrap on the same gold test items:
-    family -> {diff, ci_low, ci_high, p_b_better}. Empty without a baseline run, as the
-    baseline is the reference every other family has to beat."""
-    runs = {s["model"]: s for s in summaries if s["task"] == task}
-    if "baseline" not in runs or len(runs) < 2:
-        return {}
-    from pipelines.train_data import build_task
-
-    data = build_task(cfg_train)
-    preds = {}
-    for fam, s in runs.items():
-        path = mlflow.artifacts.download_artifacts(
-            run_id=s["run_id"], artifact_path="evaluation/test_predictions.parquet"
-        )
-        preds[fam] = pd.read_parquet(path).set_index("id").loc[data.test.ids]
-    y = data.test.y
-    labels = data.spec.labels
-    key = selection_metric(data.spec.kind)
-
-    def metric(fam: str):
-        p = preds[fam][[f"p_{lab}" for lab in labels]].to_numpy()
-        if data.spec.kind == "multilabel":
-            from models.base import ModelBundle
-
-            th = np.asarray(ModelBundle.load(runs[fam]["bundle"]).thresholds)
-            yp = (p >= th).astype(int)
-            return lambda idx: multilabel_metrics(y[idx], yp[idx], labels, warn=False)[key]
-        yt = np.asarray([labels[i] for i in y], dtype=object)
-        yp2 = np.asarray([labels[i] for i in p.argmax(axis=1)], dtype=object)
-        return lambda idx: multiclass_metrics(yt[idx], yp2[idx], labels, warn=False)[key]
-
-    base = metric("baseline")
-    return {
-        fam: paired_bootstrap(base, metric(fam), len(y), n_boot, seed)
-        for fam in runs
-        if fam != "baseline"
-    }
 
 
 class _Timer:
@@ -135,14 +89,38 @@ def _train_task(cfg: RunConfig, task: str, work: Path, timer: _Timer) -> list[di
             f"{m.get(key + '_ci_high', math.nan):.3f}]; trivial reference "
             f"{m.get(key.replace('test_', 'test_trivial_'), math.nan):.3f}"
         )
-    for fam, cmp in compare_families(summaries, task, tcfg, tcfg.bootstrap, tcfg.seed).items():
-        mlflow.log_metrics({f"{task}_{fam}_minus_baseline_{k}": v for k, v in cmp.items()})
-        print(
-            f"    {fam} - baseline: {cmp['diff']:+.3f} "
-            f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}], "
-            f"P({fam} better) = {cmp['p_b_better']:.2f}"
-        )
+    _compare_task(cfg, task, summaries, work, timer)
     return summaries
+
+
+def _compare_task(
+    cfg: RunConfig, task: str, summaries: list[dict[str, Any]], work: Path, timer: _Timer
+) -> None:
+    """The comparison page of one task's runs, TF-IDF as the reference every other family
+    has to beat (``mediaframe compare``, logged under the parent run); each family's
+    paired difference is also logged on the parent, where the runs table shows it."""
+    from pipelines.compare import compare
+
+    runs = {s["model"]: s["run_id"] for s in summaries if s["task"] == task}
+    if "baseline" not in runs or len(runs) < 2:
+        return
+    ids = [runs["baseline"], *(rid for fam, rid in runs.items() if fam != "baseline")]
+    with timer.step(f"compare {task}", f"compare_{task}"):
+        res = compare(ids, work / "compare" / task, cfg.publish)
+    for r, row in zip(res.runs[1:], res.paired.itertuples(index=False), strict=True):
+        mlflow.log_metrics(
+            {
+                f"{task}_{r.family}_minus_baseline_diff": row.diff,
+                f"{task}_{r.family}_minus_baseline_ci_low": row.ci_low,
+                f"{task}_{r.family}_minus_baseline_ci_high": row.ci_high,
+                f"{task}_{r.family}_minus_baseline_p_better": row.p_better,
+            }
+        )
+        print(
+            f"    {r.family} - baseline: {row.diff:+.3f} [{row.ci_low:+.3f}, "
+            f"{row.ci_high:+.3f}], P({r.family} better) = {row.p_better:.2f}"
+        )
+    print(f"    comparison page: {res.html}")
 
 
 def _publish_score_report(cfg: RunConfig, work: Path, timer: _Timer) -> dict[str, Any]:

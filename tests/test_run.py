@@ -67,6 +67,8 @@ publish:
     )
     stages = sorted(c.data.tags["mediaframe.stage"] for c in children)
     assert stages == [
+        "compare",
+        "compare",
         "ingest",
         "label",
         "publish",
@@ -83,3 +85,6 @@ publish:
     assert client.get_model_version_by_alias("mediaframe", "champion").version
     assert (tmp_path / "work" / "scored" / "_manifest.json").exists()
     assert (tmp_path / "work" / "report" / "outlet_report.html").exists()
+    for task in ("frames", "stance"):  # run writes each task's comparison page
+        page = (tmp_path / "work" / "compare" / task / "compare.html").read_text()
+        assert f"{task}-baseline" in page and f"{task}-transformer" in page
