@@ -178,6 +178,7 @@ def _loop(
     """One strategy from one seed set: fit, score, pick the next batch, until the budget."""
     spec = data.spec
     labelled = np.sort(start)
+    added = [pool.ids[k] for k in labelled]  # the seed set, then each round's batch
     out: list[dict[str, Any]] = []
     round_no = 0
     while True:
@@ -202,6 +203,7 @@ def _loop(
                 "labels": len(labelled),
                 "metrics": metrics,
                 "trivial": ref,
+                "added": added,
             }
         )
         print(
@@ -218,7 +220,9 @@ def _loop(
         probs = bundle.predict_proba(unl.texts, unl.targets)
         # A new seed per round, so random is a fresh draw each time, never a fixed order.
         order = rank(probs, spec.kind, strategy, bundle.thresholds, seed * 1000 + round_no)
-        labelled = np.sort(np.concatenate([labelled, rest[order[:take]]]))
+        picked = rest[order[:take]]
+        added = [pool.ids[k] for k in picked]
+        labelled = np.sort(np.concatenate([labelled, picked]))
         round_no += 1
 
 
