@@ -289,8 +289,8 @@ def suggest_arguments(p: argparse.ArgumentParser) -> None:
         choices=STRATEGIES,
         default="uncertainty",
         help="uncertainty: smallest margin of any frame to its threshold first (default; "
-        "the winner of the simulated loop, bench/RESULTS.md #21); entropy: mean binary "
-        "entropy; random: a seeded shuffle",
+        "ahead of random from 100 to 150 labels in the simulated loop, bench/RESULTS.md "
+        "#21); entropy: mean binary entropy; random: a seeded shuffle",
     )
     p.add_argument(
         "--model",
