@@ -79,6 +79,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "draws each, the tuning cut included in N) for each budget, e.g. 25,50,100,200,all; "
         "scored on the same split as a plain run",
     )
+    parser.add_argument(
+        "--active",
+        action="store_true",
+        help="a simulated annotation loop instead of one run: the gold plays the annotator, "
+        "the scored split is the evaluation fold; from a seed set, batches chosen by each "
+        "--strategy, 3 seeds; writes bench/results/active-DATASET-FAMILY-SPLIT.json and .png",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="uncertainty,random",
+        metavar="S,S",
+        help="(--active) strategies to compare: uncertainty (smallest margin to a threshold), "
+        "entropy (mean binary entropy), random (default: uncertainty,random)",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=25, metavar="N", help="(--active) labels per round (25)"
+    )
+    parser.add_argument(
+        "--budget", type=int, default=200, metavar="N", help="(--active) labels in all (200)"
+    )
+    parser.add_argument(
+        "--seed-size",
+        type=int,
+        default=25,
+        metavar="N",
+        help="(--active) the stratified random seed set every strategy starts from (25)",
+    )
 
 
 def family_and_labels(args: argparse.Namespace) -> tuple[str, str]:
@@ -108,8 +135,14 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.data_dir).is_dir():
             raise FileNotFoundError(f"--data-dir {args.data_dir}: not a directory")
         tracking.configure(args.tracking_uri)
+        if args.curve and args.active:
+            raise ValueError("--curve and --active are two runs: give one")
         if args.curve:
             return _curve(args, family, labels, bcfg, opts)
+        if args.active:
+            if labels != "gold":
+                raise ValueError("--active simulates annotation of gold: drop --labels")
+            return _active(args, family, bcfg, opts)
         res = run_benchmark(
             args.dataset,
             args.data_dir,
@@ -143,6 +176,29 @@ def _curve(args: argparse.Namespace, family: str, labels: str, bcfg, opts) -> in
         args.dataset, args.data_dir, points, args.test_dir, family, labels, bcfg, opts, args.output
     )
     print(format_curve(res["summary"], res, res["trivial"]))
+    print(f"written: {res['output']} and {res['plot']}  (MLflow run {res['run_id']})")
+    return 0
+
+
+def _active(args: argparse.Namespace, family: str, bcfg, opts) -> int:
+    """``--active``: every strategy and seed, then the table; errors reach ``run``'s handler."""
+    from bench.active import format_active, run_active
+    from models.active import parse_strategies
+
+    res = run_active(
+        args.dataset,
+        args.data_dir,
+        parse_strategies(args.strategy),
+        args.batch,
+        args.budget,
+        args.seed_size,
+        args.test_dir,
+        family,
+        bcfg,
+        opts,
+        args.output,
+    )
+    print(format_active(res))
     print(f"written: {res['output']} and {res['plot']}  (MLflow run {res['run_id']})")
     return 0
 

@@ -276,6 +276,63 @@ def _gold_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
     return add
 
 
+def suggest_arguments(p: argparse.ArgumentParser) -> None:
+    from labeling.studio import DEFAULT_MAX_FRAMES
+    from models.active import STRATEGIES
+
+    p.add_argument(
+        "--documents", required=True, metavar="FILE", help="documents.parquet (id, title, text)"
+    )
+    p.add_argument("--output", required=True, metavar="FILE", help="Label Studio tasks JSON")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="uncertainty",
+        help="uncertainty: smallest margin of any frame to its threshold first (default; "
+        "ahead of random from 100 to 150 labels in the simulated loop, bench/RESULTS.md "
+        "#21); entropy: mean binary entropy; random: a seeded shuffle",
+    )
+    p.add_argument(
+        "--model",
+        metavar="DIR",
+        help="a saved frames bundle (bundle.json + model/) to order by, e.g. the champion's; "
+        "default: train one on the config's gold",
+    )
+    p.add_argument(
+        "--family", default="baseline", help="family trained on the gold without --model"
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="write only the first N tasks")
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=DEFAULT_MAX_FRAMES,
+        metavar="K",
+        help=f"pre-annotate at most K frames by probability (default {DEFAULT_MAX_FRAMES}; "
+        "0: every frame over its threshold)",
+    )
+
+
+def run_suggest(args: argparse.Namespace, cfg: Any) -> int:
+    from pipelines.suggest import suggest
+
+    res = suggest(
+        args.documents,
+        args.output,
+        cfg,
+        args.strategy,
+        args.model,
+        args.family,
+        args.limit,
+        args.max_frames or None,
+    )
+    print(
+        f"tasks: {res.output} ({res.n_tasks} documents, {args.strategy} order, by {res.model}; "
+        f"{res.n_gold} gold documents left out); interface: {res.interface}"
+    )
+    print("annotate them in Label Studio, then `mediaframe gold import EXPORT.json`")
+    return 0
+
+
 STAGES: list[Stage] = [
     Stage(
         "ingest",
@@ -396,6 +453,20 @@ STAGES: list[Stage] = [
         "LabelConfig",
         PROJECT_CONFIG,
         _gold_arguments("gold"),
+        inputs=False,
+        output=False,
+    ),
+    Stage(
+        "suggest",
+        "order the unlabelled documents for annotation (active learning)",
+        "Train a frames model on the current gold (or read --model DIR), score every "
+        "document of --documents that is not gold, and write them as Label Studio tasks, "
+        "the most useful to annotate first by --strategy, pre-annotated with the model's "
+        "frames, and label_studio_config.xml beside them. `gold import` reads the export back.",
+        run_suggest,
+        "LabelConfig",
+        PROJECT_CONFIG,
+        suggest_arguments,
         inputs=False,
         output=False,
     ),

@@ -14,7 +14,7 @@ from pipelines.cli import PLUGIN_GROUP, build_parser, main
 # Plugin commands (``benchmark`` from bench) are there only when their package is installed.
 PLUGINS = [ep.name for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)]
 STAGES = [
-    *("ingest", "label", "train", "publish", "score", "report", "run", "compare", "ui"),
+    *("ingest", "label", "train", "publish", "score", "report", "run", "compare", "ui", "suggest"),
     *PLUGINS,
 ]
 
