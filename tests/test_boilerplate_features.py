@@ -11,7 +11,8 @@ import pytest
 from pipelines.boilerplate import FEATURES, line_features, stoplist_for
 from pipelines.clean import Cleaner, Segment, fold_untitled_lead
 
-WEBCLEAN = Path("/work/shared/datasets/webclean")
+# the shared datasets sit beside the project checkout (../shared/datasets, as in the README)
+WEBCLEAN = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "webclean"
 
 
 def _page(name: str) -> str:
