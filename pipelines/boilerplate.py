@@ -80,7 +80,9 @@ _READER = frozenset({"you", "your", "yours", "you're", "you’re", "our", "we", 
 
 # The line features, in the order of ``LineModel.weights``. Each holds across sites: shape
 # (length, sentences, terminal stop), vocabulary (stopwords, reader address, capitals, digits,
-# symbols), length against the page's longest line, and the neighbours'. No place in the page:
+# symbols), length against the page's longest line, the neighbours' (two lines either side and
+# a wider window), labels ending in a colon, link-like tokens, and the run of short lines a line
+# sits in (a menu, a link list). No place in the page:
 # a pasted file holds several articles, and the last is text as much as the first.
 FEATURES = (
     "log_chars",
@@ -96,7 +98,22 @@ FEATURES = (
     "context_log_chars",
     "context_stopword_ratio",
     "context_sentence_end",
+    "label_colon",
+    "link_ratio",
+    "log_short_run",
+    "wide_log_chars",
+    "wide_stopword_ratio",
+    "wide_sentence_end",
 )
+
+# Tokens shaped like links, handles or addresses ("www.x.com", "@desk", "#tag", "mail@x.org"):
+# menus, share rows and contact footers are made of them, article prose seldom is.
+_LINKLIKE = re.compile(r"^(?:https?:|www\.|[@#]\w)|\w\.(?:com|org|net|co|uk|io)\b|\w@\w")
+# A line of at most this many words counts towards a run of short lines (a menu, a link list).
+SHORT_RUN_WORDS = 4
+# The wide context: this many lines either side, the line itself left out. A menu, a footer or
+# a related list is a run of lines unlike prose; a list item inside an article sits among prose.
+WIDE_WINDOW = 6
 
 
 def line_features(lines: list[str], stopwords: frozenset[str]) -> list[list[float]]:
@@ -127,10 +144,34 @@ def line_features(lines: list[str], stopwords: frozenset[str]) -> list[list[floa
         )
         own.append((math.log1p(len(line)), stop, end))
     n = len(lines)
+    # the run of short lines each line sits in (0 for a longer line)
+    short = [len(x.split()) <= SHORT_RUN_WORDS for x in lines]
+    run = [0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j < n and short[j]:
+            j += 1
+        for m in range(i, j):
+            run[m] = j - i
+        i = j + 1 if j == i else j
+    prefix = [[0.0, 0.0, 0.0]]
+    for v in own:
+        prefix.append([a + b for a, b in zip(prefix[-1], v, strict=True)])
     for i, row in enumerate(rows):
         near = [own[j] for j in (i - 2, i - 1, i + 1, i + 2) if 0 <= j < n]
         k = len(near) or 1
         row.extend(sum(v[f] for v in near) / k for f in range(3))
+        line = lines[i]
+        tokens = line.split() or [""]
+        row.append(1.0 if line.rstrip().endswith(":") else 0.0)
+        row.append(sum(bool(_LINKLIKE.search(t)) for t in tokens) / len(tokens))
+        row.append(math.log1p(run[i]))
+        lo, hi = max(0, i - WIDE_WINDOW), min(n, i + WIDE_WINDOW + 1)
+        k = hi - lo - 1
+        row.extend(
+            (prefix[hi][f] - prefix[lo][f] - own[i][f]) / k if k else own[i][f] for f in range(3)
+        )
     return [[float(v) for v in row] for row in rows]
 
 
@@ -408,10 +449,12 @@ JUSTEXT_RULES = LineModel(weights=(), bias=0.0)
 # Fitted on all 74 webclean pages by `python -m bench.webclean --fit` (CV figure: RESULTS.md).
 DEFAULT_MODEL = LineModel(
     weights=(
-        -1.5104, 2.2442, 1.3227, 0.8989, -0.8501, -1.3051, -0.6238,
-        24.0764, -11.7291, 0.6386, 1.0038, -1.5498, 0.2305,
+        -1.564, 2.5763, 1.119, 0.8817, -0.8862, -1.1747, 0.6015, 24.321, -12.3655, 0.6485,
+        1.1224, -1.4831, -1.1275, 0.7007, -15.2712, 0.4646, -0.3232, 0.1324, 2.5438,
     ),
-    bias=-2.1393,
-    good=0.7,
-    bad=0.3,
+    bias=-2.4895,
+    good=0.6,
+    bad=0.5,
+    context_weights=(0.9125, 1.1219, 2.0608, -1.8607),
+    context_bias=-0.5585,
 )  # fmt: skip
