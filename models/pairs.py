@@ -164,3 +164,28 @@ class SimilarityFeatures(BaseEstimator, TransformerMixin):
             oh[np.arange(len(X)), idx] = 1.0
             onehots.append(oh)
         return np.hstack([F, *onehots])
+
+
+def nearest_sentences(
+    tfidf: TfidfVectorizer, targets: Sequence[str], texts: Sequence[str], k: int
+) -> list[str]:
+    """Per pair, the ``k`` sentences of the text most similar to the target by TF-IDF
+    cosine, joined in their order in the text: where a body states its stance toward a
+    headline (Athene and UCL read the whole body, the later systems the nearest lines).
+    Each distinct text is split and vectorised once."""
+    cache: dict[str, tuple[list[str], object]] = {}
+    tvecs: dict[str, object] = {}
+    out = []
+    for target, text in zip(targets, texts, strict=True):
+        entry = cache.get(text)
+        if entry is None:
+            sents = split_sentences(text) or [text]
+            entry = cache[text] = (sents, tfidf.transform(sents))
+        sents, svecs = entry
+        tv = tvecs.get(target)
+        if tv is None:
+            tv = tvecs[target] = tfidf.transform([target])
+        cos = (svecs @ tv.T).toarray().ravel()
+        best = sorted(np.argsort(-cos, kind="stable")[:k])
+        out.append(" ".join(sents[i] for i in best))
+    return out
