@@ -188,8 +188,9 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
         s = cfg.twostage
         detail = (
             f"stage 1 {s.stage1} on target-text similarity features (related at "
-            f"P >= {s.relatedness_threshold}); stage 2 logreg (C={s.C}) on TF-IDF of the "
-            f"target and its {s.top_k} nearest body sentences + the similarity features"
+            f"P >= {s.relatedness_threshold}); stage 2 logreg (C={s.C}) on TF-IDF of "
+            f"{'the target and ' if s.target_features else ''}the {s.top_k} body sentences "
+            "nearest the target + the similarity features"
         )
     else:
         b = cfg.baseline
