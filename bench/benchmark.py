@@ -44,6 +44,7 @@ from models.data import Examples, TaskSpec
 from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.registry import family_names
 from models.selection import CVPlan, CVResult, cross_validate
+from models.twostage.config import TwoStageConfig
 from pipelines import tracking
 from pipelines.atomic import write_text
 from pipelines.config import (
@@ -108,6 +109,7 @@ class BenchConfig(Strict):
     transformer: TransformerConfig = TransformerConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     static: StaticConfig = StaticConfig()
+    twostage: TwoStageConfig = TwoStageConfig()
     weak: WeakConfig = WeakConfig()
     cv: CVConfig = CVConfig()
 
@@ -121,6 +123,7 @@ class BenchConfig(Strict):
             transformer=self.transformer,
             embedding=self.embedding,
             static=self.static,
+            twostage=self.twostage,
         )
 
 
@@ -180,6 +183,14 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
         detail = (
             f"frozen {e.encoder} encoder ({e.model_name_or_path}) over {e.max_tokens}-token "
             f"sentence chunks, {e.pooling}-pooled -> logreg (C by inner CV)"
+        )
+    elif family == "twostage":
+        s = cfg.twostage
+        detail = (
+            f"stage 1 {s.stage1} on target-text similarity features (related at "
+            f"P >= {s.relatedness_threshold}); stage 2 logreg (C={s.C}) on TF-IDF of "
+            f"{'the target and ' if s.target_features else ''}the {s.top_k} body sentences "
+            "nearest the target + the similarity features"
         )
     else:
         b = cfg.baseline

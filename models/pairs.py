@@ -110,9 +110,7 @@ class SimilarityFeatures(BaseEstimator, TransformerMixin):
             "lead": _content(_words(text[: self.lead_chars])),
             "bigrams": set(pairwise(words)),
             "chars": _chargrams(text),
-            "vec": self.tfidf_.transform([text]),
             "sents": sents,
-            "sent_vecs": self.tfidf_.transform(sents),
             "refuting": sum(w in self._ref for w in words),
             "hedging": sum(w in self._hedge for w in words),
             "sent_hedging": [sum(w in self._hedge for w in _words(s)) for s in sents],
@@ -121,20 +119,37 @@ class SimilarityFeatures(BaseEstimator, TransformerMixin):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         self._ref = set(self.refuting)
         self._hedge = set(self.hedging)
-        texts: dict[str, dict] = {}
-        tvecs: dict[str, object] = {}
+        targets, texts = list(X["target"]), list(X["text"])
+        # One vectoriser call per kind (texts, their sentences, targets) and one sentence x
+        # target product per distinct text: per-pair calls spent most of the time in
+        # scikit-learn's input checks.
+        utexts = list(dict.fromkeys(texts))
+        utargets = list(dict.fromkeys(targets))
+        tpos = {t: i for i, t in enumerate(utargets)}
+        infos = [self._text_info(t) for t in utexts]
+        xpos = {t: i for i, t in enumerate(utexts)}
+        starts = np.cumsum([0] + [len(i["sents"]) for i in infos])
+        V_text = self.tfidf_.transform(utexts)
+        V_sent = self.tfidf_.transform([s for i in infos for s in i["sents"]])
+        V_tgt = self.tfidf_.transform(utargets)
+        t_idx = np.array([tpos[t] for t in targets], dtype=int)
+        x_idx = np.array([xpos[t] for t in texts], dtype=int)
+        cos_all = np.asarray(V_tgt[t_idx].multiply(V_text[x_idx]).sum(axis=1)).ravel()
+        sent_cos_of: list[np.ndarray] = [np.zeros(0)] * len(X)
+        for x in range(len(utexts)):
+            rows_x = np.flatnonzero(x_idx == x)
+            if not len(rows_x):
+                continue
+            M = (V_sent[starts[x] : starts[x + 1]] @ V_tgt[t_idx[rows_x]].T).toarray()
+            for j, r in enumerate(rows_x):
+                sent_cos_of[r] = M[:, j]
         rows = []
-        for target, text in zip(X["target"], X["text"], strict=True):
-            info = texts.get(text)
-            if info is None:
-                info = texts[text] = self._text_info(text)
+        for r, (target, text) in enumerate(zip(targets, texts, strict=True)):
+            info = infos[xpos[text]]
             tw = _words(target)
             tc = _content(tw)
-            tv = tvecs.get(target)
-            if tv is None:
-                tv = tvecs[target] = self.tfidf_.transform([target])
-            cos = float((tv @ info["vec"].T).toarray()[0, 0])
-            sent_cos = (info["sent_vecs"] @ tv.T).toarray().ravel()
+            cos = float(cos_all[r])
+            sent_cos = sent_cos_of[r]
             best = np.argsort(-sent_cos)[:2]
             t_ref = sum(w in self._ref for w in tw)
             union = tc | info["words"]
@@ -164,3 +179,33 @@ class SimilarityFeatures(BaseEstimator, TransformerMixin):
             oh[np.arange(len(X)), idx] = 1.0
             onehots.append(oh)
         return np.hstack([F, *onehots])
+
+
+def nearest_sentences(
+    tfidf: TfidfVectorizer, targets: Sequence[str], texts: Sequence[str], k: int
+) -> list[str]:
+    """Per pair, the ``k`` sentences of the text most similar to the target by TF-IDF
+    cosine, joined in their order in the text: where a body states its stance toward a
+    headline. Each distinct text is split once; one vectoriser call per kind and one
+    sentence x target product per distinct text (as in ``SimilarityFeatures``)."""
+    targets, texts = list(targets), list(texts)
+    utexts = list(dict.fromkeys(texts))
+    utargets = list(dict.fromkeys(targets))
+    tpos = {t: i for i, t in enumerate(utargets)}
+    sents = [split_sentences(t) or [t] for t in utexts]
+    starts = np.cumsum([0] + [len(s) for s in sents])
+    V_sent = tfidf.transform([s for ss in sents for s in ss])
+    V_tgt = tfidf.transform(utargets)
+    xpos = {t: i for i, t in enumerate(utexts)}
+    x_idx = np.array([xpos[t] for t in texts], dtype=int)
+    t_idx = np.array([tpos[t] for t in targets], dtype=int)
+    out = [""] * len(texts)
+    for x in range(len(utexts)):
+        rows_x = np.flatnonzero(x_idx == x)
+        if not len(rows_x):
+            continue
+        M = (V_sent[starts[x] : starts[x + 1]] @ V_tgt[t_idx[rows_x]].T).toarray()
+        for j, r in enumerate(rows_x):
+            best = sorted(np.argsort(-M[:, j], kind="stable")[:k])
+            out[r] = " ".join(sents[x][i] for i in best)
+    return out

@@ -62,6 +62,13 @@ FAMILIES: dict[str, Family] = {
             "StaticConfig",
             "the embedding family on a model2vec static distillation of the encoder",
         ),
+        Family(
+            "twostage",
+            "models.twostage",
+            "TwoStageModel",
+            "TwoStageConfig",
+            "pairs: relatedness from similarity features, then stance of related pairs (FNC-1)",
+        ),
     ]
 }
 

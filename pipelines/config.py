@@ -28,6 +28,7 @@ from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.metrics import selection_metric, task_kind
 from models.registry import family_names, get_family
 from models.transformer.config import TransformerConfig
+from models.twostage.config import TwoStageConfig
 
 
 class ConfigError(ValueError):
@@ -150,6 +151,7 @@ class TrainConfig(_NoNullShared):
     transformer: TransformerConfig = TransformerConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     static: StaticConfig = StaticConfig()
+    twostage: TwoStageConfig = TwoStageConfig()
 
     def family_config(self) -> Strict:
         """The section of the chosen family (``baseline:`` or ``transformer:``)."""
