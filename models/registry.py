@@ -62,6 +62,14 @@ FAMILIES: dict[str, Family] = {
             "StaticConfig",
             "the embedding family on a model2vec static distillation of the encoder",
         ),
+        Family(
+            "ensemble",
+            "models.ensemble",
+            "EnsembleModel",
+            "EnsembleConfig",
+            "TF-IDF and a second family (embedding by default), calibrated and averaged "
+            "with the weight chosen by cross-validation on the training set",
+        ),
     ]
 }
 
