@@ -42,6 +42,7 @@ from bench.weak import WeakConfig, check_weak_task, unlabeled_examples, weak_exa
 from models.base import ModelBundle
 from models.data import Examples, TaskSpec
 from models.embedding.config import EmbeddingConfig, StaticConfig
+from models.ensemble.config import EnsembleConfig
 from models.registry import family_names
 from models.selection import CVPlan, CVResult, cross_validate
 from models.twostage.config import TwoStageConfig
@@ -110,6 +111,7 @@ class BenchConfig(Strict):
     embedding: EmbeddingConfig = EmbeddingConfig()
     static: StaticConfig = StaticConfig()
     twostage: TwoStageConfig = TwoStageConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
     weak: WeakConfig = WeakConfig()
     cv: CVConfig = CVConfig()
 
@@ -124,6 +126,7 @@ class BenchConfig(Strict):
             embedding=self.embedding,
             static=self.static,
             twostage=self.twostage,
+            ensemble=self.ensemble,
         )
 
 
@@ -178,6 +181,13 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
             f"{how}: {t.model_name_or_path}, {t.max_length} tokens ({t.long_text}), "
             f"up to {t.epochs} epochs"
         )
+    elif family == "ensemble":
+        ens = cfg.ensemble.with_members(cfg)
+        detail = (
+            f"TF-IDF baseline + {ens.member} ({describe_member(ens)}), calibrated "
+            f"probabilities averaged, weight chosen by {ens.cv_folds}-fold out-of-fold CV "
+            "on the training set"
+        )
     elif family in ("embedding", "static"):
         e = getattr(cfg, family)
         detail = (
@@ -207,6 +217,13 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
     elif labels == "weak+gold":
         detail += f" on gold + {w.label_model} labels ({lfs}) of {', '.join(w.unlabeled)}"
     return detail
+
+
+def describe_member(ens: EnsembleConfig) -> str:
+    m = getattr(ens, ens.member)
+    if ens.member == "transformer":
+        return f"{m.model_name_or_path}, {m.max_length} tokens"
+    return f"{m.encoder} {m.model_name_or_path}, {m.max_tokens}-token chunks, {m.pooling}"
 
 
 def _flat(prefix: str, d: dict[str, Any]) -> dict[str, Any]:

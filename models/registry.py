@@ -69,6 +69,14 @@ FAMILIES: dict[str, Family] = {
             "TwoStageConfig",
             "pairs: relatedness from similarity features, then stance of related pairs (FNC-1)",
         ),
+        Family(
+            "ensemble",
+            "models.ensemble",
+            "EnsembleModel",
+            "EnsembleConfig",
+            "TF-IDF and a second family (embedding by default), calibrated and averaged "
+            "with the weight chosen by cross-validation on the training set",
+        ),
     ]
 }
 

@@ -25,6 +25,7 @@ from labeling.yamlio import YamlError, load_yaml
 from models.baseline.config import BaselineConfig
 from models.config import Strict
 from models.embedding.config import EmbeddingConfig, StaticConfig
+from models.ensemble.config import EnsembleConfig
 from models.metrics import selection_metric, task_kind
 from models.registry import family_names, get_family
 from models.transformer.config import TransformerConfig
@@ -152,10 +153,19 @@ class TrainConfig(_NoNullShared):
     embedding: EmbeddingConfig = EmbeddingConfig()
     static: StaticConfig = StaticConfig()
     twostage: TwoStageConfig = TwoStageConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
 
     def family_config(self) -> Strict:
         """The section of the chosen family (``baseline:`` or ``transformer:``)."""
-        return getattr(self, self.family)
+        return self.section(self.family)
+
+    def section(self, family: str) -> Strict:
+        """``family``'s section; the ensemble's members default to the run's own
+        ``baseline:``/``embedding:``/... sections unless set under ``ensemble:``."""
+        sec = getattr(self, family)
+        if isinstance(sec, EnsembleConfig):
+            return sec.with_members(self)
+        return sec
 
 
 # --------------------------------------------------------------------------- publish/score
@@ -228,7 +238,9 @@ class RunConfig(_NoNullShared):
     splits: str | None = path(
         "data/gold/splits.json", "the gold train/dev/test split; null only without gold"
     )
-    families: list[FamilyName] = Field(default_factory=family_names)
+    # Not every registered family: some serve one kind of task only (twostage: FNC-1
+    # pairs), and the costly ones (ensemble) are chosen, not run by default.
+    families: list[FamilyName] = Field(default_factory=lambda: ["baseline", "transformer"])
     tasks: list[Literal["frames", "stance"]] = ["frames", "stance"]
     ingest: IngestConfig = IngestConfig()
     label: LabelConfig = LabelConfig()

@@ -242,7 +242,7 @@ def fit_with_progress(
     A family that trains for minutes draws its own epoch and batch bars (the transformer's
     trainer, through ``models.progress``), so the console is never silent."""
     options = options or FitOptions()
-    return fit_bundle(data, family, getattr(cfg, family), cfg.seed, log=log, options=options)
+    return fit_bundle(data, family, cfg.section(family), cfg.seed, log=log, options=options)
 
 
 def log_cv_folds(results: list[dict[str, Any]], task: str, family: str, tags: dict) -> None:
