@@ -1,6 +1,7 @@
 """The ``publish`` stage: package the best runs as one pyfunc and pass it through the gate.
 
-Picks the best finished frames and stance runs by dev metric (or the runs named),
+Picks the best finished frames and stance runs (or the runs named): by their
+cross-validated selection metric where training logged one, else by the dev figure;
 logs them as one ``mediaframe`` pyfunc with the project code, signature, input example,
 model card and pinned requirements, registers a version and tags it. The promotion gate
 scores the new version and the current ``@champion`` on the same gold test documents;
@@ -124,9 +125,22 @@ def best_run(task: str, metric: str) -> str:
     return _best_run(task, metric)[0]
 
 
-def _best_run(task: str, metric: str) -> tuple[str, int, list[str]]:
+def _cv_metric(metric: str) -> str:
+    """``dev_micro_f1`` -> ``cv_mean_micro_f1``: the repeated grouped CV figure of the same
+    metric (``models.selection``), which training logs where the family's config asks."""
+    base = metric.split("_", 1)[1] if metric.startswith(("dev_", "test_")) else metric
+    return f"cv_mean_{base}"
+
+
+def _best_run(task: str, metric: str) -> tuple[str, int, list[str], str]:
     """(the best run's id that passes the trivial gate, how many finished runs with
-    ``metric`` it was chosen from, why each better-ranked run was passed over)."""
+    ``metric`` it was chosen from, why each better-ranked run was passed over, the figure
+    it was ranked by).
+
+    Runs that logged a cross-validated figure are ranked by it, ahead of runs that did not:
+    one small dev split picked families that lost on held-out test, the CV mean over gold
+    train + dev did not. Runs without it follow, ranked by ``metric``.
+    """
     exp = mlflow.get_experiment_by_name(tracking.EXPERIMENTS[task])
     if exp is None:
         raise PublishError(f"no {task} runs yet: train first (`mediaframe train --task {task}`)")
@@ -139,11 +153,14 @@ def _best_run(task: str, metric: str) -> tuple[str, int, list[str]]:
     runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise PublishError(f"no finished {task} run with metric {metric!r}")
+    cv = _cv_metric(metric)
+    # sorted is stable: among runs without CV the search's dev order stands.
+    runs = sorted(runs, key=lambda r: -r.data.metrics.get(cv, -np.inf))
     skipped = []
     for r in runs:
         passed, reason = trivial_gate(r.data.metrics, metric)
         if passed:
-            return r.info.run_id, len(runs), skipped
+            return r.info.run_id, len(runs), skipped, cv if cv in r.data.metrics else metric
         skipped.append(f"run {r.info.run_id} ({r.info.run_name or '-'}): {reason}")
     raise PublishError(
         f"{task}: none of {len(runs)} finished runs is above the trivial reference, so none "
@@ -288,8 +305,11 @@ def _finished_runs(cfg: PublishConfig, client: MlflowClient):
         if named:
             chosen[task], why[task] = named, f"named (--{task}-run)"
         else:
-            chosen[task], n, skipped = _best_run(task, metric)
-            why[task] = f"highest {metric} of {n} finished {task} run{'s' * (n != 1)}"
+            chosen[task], n, skipped, ranked_by = _best_run(task, metric)
+            value = client.get_run(chosen[task]).data.metrics[ranked_by]
+            why[task] = (
+                f"highest {ranked_by} ({value:.4f}) of {n} finished {task} run{'s' * (n != 1)}"
+            )
             if skipped:
                 why[task] += (
                     " above the trivial reference (passed over: " + "; ".join(skipped) + ")"

@@ -84,7 +84,7 @@ def test_publish_names_the_runs_it_packaged_and_why(baseline_champion) -> None:
         p, trained = by_task[task], runs[(task, "baseline")]
         assert p.run_id == trained["run_id"] and p.run_name == f"{task}-baseline"
         assert p.metric == metric and p.value == pytest.approx(trained["metrics"][metric])
-        assert p.why == f"highest {metric} of 1 finished {task} run"
+        assert p.why == f"highest {metric} ({p.value:.4f}) of 1 finished {task} run"
     lines = res.lines()
     assert lines[0].startswith(f"packaged frames run {runs[('frames', 'baseline')]['run_id']} ")
     assert lines[-1] == "gate: mediaframe version 1 -> @champion: first version"

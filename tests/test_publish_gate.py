@@ -25,19 +25,42 @@ def _log_run(name: str, metrics: dict[str, float]) -> str:
     return run.info.run_id
 
 
-def test_a_run_below_the_trivial_reference_is_passed_over(tmp_path: Path) -> None:
+def test_runs_are_ranked_by_their_cross_validated_figure_ahead_of_dev(tmp_path: Path) -> None:
     with store_in(tmp_path):
-        # Best on dev, but its cross-validated score is below the trivial reference's.
-        lucky = _log_run(
+        # Best on the one dev split, second by CV; and a run with no CV at all.
+        _log_run(
             "lucky-dev",
-            {"dev_macro_f1": 0.60, "cv_mean_macro_f1": 0.20, "cv_trivial_macro_f1": 0.25},
+            {"dev_macro_f1": 0.60, "cv_mean_macro_f1": 0.30, "cv_trivial_macro_f1": 0.25},
         )
         sound = _log_run(
             "sound",
             {"dev_macro_f1": 0.50, "cv_mean_macro_f1": 0.40, "cv_trivial_macro_f1": 0.25},
         )
-        run_id, n, skipped = _best_run("stance", "dev_macro_f1")
-        assert (run_id, n) == (sound, 2)
+        _log_run("no-cv", {"dev_macro_f1": 0.70})
+        assert _best_run("stance", "dev_macro_f1") == (sound, 3, [], "cv_mean_macro_f1")
+
+
+def test_without_cv_figures_runs_are_ranked_by_dev(tmp_path: Path) -> None:
+    with store_in(tmp_path):
+        _log_run("low", {"dev_macro_f1": 0.40})
+        high = _log_run("high", {"dev_macro_f1": 0.55})
+        assert _best_run("stance", "dev_macro_f1") == (high, 2, [], "dev_macro_f1")
+
+
+def test_a_run_below_the_trivial_reference_is_passed_over(tmp_path: Path) -> None:
+    with store_in(tmp_path):
+        # Ranked first, but its cross-validated score is below the trivial reference on
+        # its own folds.
+        lucky = _log_run(
+            "lucky",
+            {"dev_macro_f1": 0.60, "cv_mean_macro_f1": 0.45, "cv_trivial_macro_f1": 0.50},
+        )
+        sound = _log_run(
+            "sound",
+            {"dev_macro_f1": 0.50, "cv_mean_macro_f1": 0.40, "cv_trivial_macro_f1": 0.25},
+        )
+        run_id, n, skipped, ranked_by = _best_run("stance", "dev_macro_f1")
+        assert (run_id, n, ranked_by) == (sound, 2, "cv_mean_macro_f1")
         assert len(skipped) == 1 and lucky in skipped[0] and "not above" in skipped[0]
 
 

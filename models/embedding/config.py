@@ -59,6 +59,13 @@ class EmbeddingConfig(Strict):
     memory_cache: int = Field(
         20_000, ge=0, description="chunk embeddings kept in memory (bounded LRU)"
     )
+    cv_report: bool = Field(
+        False,
+        description="train: repeated grouped CV of this config over gold train + dev, logged "
+        "as cv_mean_/cv_sd_ metrics; publish ranks the runs that have it by it",
+    )
+    cv_k: int = Field(5, ge=2, description="cv_report: folds per repeat (grouped by source)")
+    cv_repeats: int = Field(3, ge=1, description="cv_report: repeats, each its own shuffle")
     static_pca_dims: int | None = Field(
         256, ge=2, description="static: PCA dimensions of the distilled vectors (None: keep)"
     )
