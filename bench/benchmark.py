@@ -403,6 +403,7 @@ def cross_validation(
         tune_fraction=cfg.cv.tune_fraction,
         metrics=cv_metrics(adapter),
         second_groups=adapter.second_groups(pool),
+        scoring_set=adapter.cv_scoring_set(pool, opts),
     )
 
 

@@ -282,6 +282,7 @@ def cross_validate(
     folds: list[Fold] | None = None,
     on_fold: Callable[[dict[str, Any]], None] | None = None,
     second_groups: Sequence[str] | None = None,
+    scoring_set: Callable[[Examples, int], Examples] | None = None,
 ) -> CVResult:
     """Repeated grouped CV of ``fit`` over the gold examples.
 
@@ -291,6 +292,10 @@ def cross_validate(
     defaults to ``bundle_scores``; ``trivial`` to ``trivial_scores`` on the gold training
     fold. Pass ``folds`` to score several candidates on exactly the same folds, and
     ``second_groups`` for items with two group keys (``make_folds``' ``second``).
+    ``scoring_set`` turns each scoring fold (and a per-fold seed) into the set the model
+    and the reference are scored on, for a dataset whose held-out folds cannot keep the
+    release's mix by themselves (FNC-1: ``bench.adapters.fnc1.rebuild_unrelated``); the
+    fold row's ``n_added`` counts the items it added.
     """
     if score is None:
         score = lambda model, test, train: bundle_scores(model, spec, test)  # noqa: E731
@@ -303,6 +308,8 @@ def cross_validate(
     for f in folds:
         t0 = time.perf_counter()
         train_gold, test = gold.subset(f.train), gold.subset(f.test)
+        if scoring_set is not None:
+            test = scoring_set(test, plan.seed + 100 * f.repeat + f.fold)
         tune_idx = tuning_cut(train_gold, spec.kind, tune_fraction, plan.seed + 100 * f.repeat)
         keep = np.setdiff1d(np.arange(len(train_gold)), tune_idx)
         fit_part, tune = train_gold.subset(keep), train_gold.subset(tune_idx)
@@ -321,6 +328,7 @@ def cross_validate(
             "n_tune": len(tune),
             "n_extra": n_extra,
             "n_test": len(test),
+            "n_added": len(test) - len(f.test),
             "n_left_out": len(gold) - len(f.train) - len(f.test),
             "held_out": sorted(set(test.groups)) if test.groups is not None else [],
             "test_digest": f.digest,

@@ -13,7 +13,8 @@ import pytest
 
 from bench.adapters import get_adapter
 from bench.adapters.fnc1 import FNC_TEST, FNC_TRAIN, claim_topics
-from bench.adapters.newsmtsc import document_of
+from bench.adapters.newsmtsc import document_of, shaped_like, story_of
+from models.data import Examples
 from models.selection import CVPlan, make_folds, primary_strata
 from tests.test_benchmark import ROOT, run_cli
 
@@ -104,6 +105,37 @@ def test_fnc1_cv_folds_are_disjoint_in_headlines_and_bodies(tmp_path: Path) -> N
     assert any(set(pool.subset(f.test).targets) & set(pool.subset(f.train).targets) for f in plain)
 
 
+def test_fnc1_cv_folds_rebuild_the_release_unrelated_share(tmp_path: Path) -> None:
+    synthetic_fnc(tmp_path)
+    fnc = get_adapter("fnc1")
+    pool = fnc.read_pool(tmp_path, fnc.options({}))
+    share = float((pool.y == 3).mean())
+    rebuild = fnc.cv_scoring_set(pool, fnc.options({}))
+    assert (
+        rebuild is not None
+        and fnc.cv_scoring_set(pool, fnc.options({"fold_mix": "disjoint"})) is None
+    )
+    second = fnc.second_groups(pool)
+    topic = {h: g for h, g in zip(pool.targets, second, strict=True)}
+    topic.update({b: g for b, g in zip(pool.texts, pool.groups, strict=True)})
+    folds = make_folds(primary_strata(pool.y, "multiclass"), pool.groups, CVPlan(3, 1, 5), second)
+    for f in folds:
+        train, fold = pool.subset(f.train), pool.subset(f.test)
+        scored = rebuild(fold, 7)
+        assert scored.ids[: len(fold)] == fold.ids  # the fold's own pairs first, unchanged
+        assert (fold.y == 3).mean() < share - 0.2  # the disjoint fold lost its unrelated
+        assert abs((scored.y == 3).mean() - share) < 1 / len(scored)
+        new = list(zip(scored.targets[len(fold) :], scored.texts[len(fold) :], strict=True))
+        assert new and set(scored.y[len(fold) :].tolist()) == {3}
+        assert len(set(new)) == len(new) and not set(new) & set(
+            zip(fold.targets, fold.texts, strict=True)
+        )
+        assert {h for h, _ in new} <= set(fold.targets) and {b for _, b in new} <= set(fold.texts)
+        assert all(topic[h] != topic[b] for h, b in new)  # a body of another story
+        assert not {h for h, _ in new} & set(train.targets)
+        assert rebuild(fold, 7).ids == scored.ids and rebuild(fold, 8).targets != scored.targets
+
+
 def test_fnc1_benchmark_cv_runs_on_the_disjoint_folds(
     tmp_path: Path, tracking_uri_store: str
 ) -> None:
@@ -119,13 +151,30 @@ def test_fnc1_benchmark_cv_runs_on_the_disjoint_folds(
     assert cv["group_key"].startswith("claim topic")
     assert cv["n"] == len(list(csv.reader((data / FNC_TRAIN[0]).open()))) - 1  # the release
     assert all(f["n_left_out"] > 0 for f in cv["folds"])  # unrelated cross pairs, per fold
+    assert all(f["n_added"] > 0 for f in cv["folds"])  # ... rebuilt in each scoring fold
     assert res["notes"]["left_out_by_split"] > 0
 
 
-def test_newsmtsc_groups_are_articles() -> None:
+def test_newsmtsc_groups_are_stories() -> None:
     assert document_of("allsides_1000_401_25_Reality Leigh Winner_0_6") == "allsides_1000_401"
     assert document_of("polusa_v1_113704059_-1_35_Northam_148_155") == "polusa_v1_113704059"
     assert document_of("s1") == "s1"
+    # two outlets' articles on AllSides story 408 are one group; POLUSA keeps its article
+    assert story_of("allsides_1018_408_1_Hillary Clinton_2_17") == "allsides:408"
+    assert story_of("allsides_1019_408_0_Hillary Clinton_8_15") == "allsides:408"
+    assert story_of("polusa_v1_113704059_-1_35_Northam_148_155") == "polusa_v1_113704059"
+    assert get_adapter("newsmtsc").group_key.startswith("story")
+
+
+def test_newsmtsc_rw_shaped_fold_keeps_the_largest_subset_with_the_mix() -> None:
+    strata = [(0, False)] * 60 + [(1, False)] * 20 + [(1, True)] * 20
+    ex = Examples([f"i{k}" for k in range(100)], ["t"] * 100, np.asarray([s[0] for s in strata]))
+    want = {(0, False): 0.5, (1, False): 0.4, (1, True): 0.1}
+    out = shaped_like(ex, strata, want, 3)
+    kept = [strata[int(i[1:])] for i in out.ids]
+    # (1, False) is the scarcest against its share: all 20 stay, the rest scaled to them
+    assert (kept.count((0, False)), kept.count((1, False)), kept.count((1, True))) == (25, 20, 5)
+    assert shaped_like(ex, strata, want, 3).ids == out.ids != shaped_like(ex, strata, want, 4).ids
 
 
 @pytest.mark.parametrize(("group_by", "grouped"), [("outlet", True), ("none", False)])

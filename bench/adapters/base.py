@@ -191,6 +191,13 @@ class Adapter:
         not straddle either (``models.selection.make_folds``' ``second``); none by default."""
         return None
 
+    def cv_scoring_set(
+        self, pool: Examples, opts: AdapterOptions
+    ) -> Callable[[Examples, int], Examples] | None:
+        """What each CV scoring fold of ``pool`` becomes before it is scored
+        (``models.selection.cross_validate``' ``scoring_set``); the fold as it is by default."""
+        return None
+
     def dev_indices(self, pool: Examples, spec: TaskSpec, fraction: float, seed: int):
         """The fixed dev split of the pool: stratified and seeded (override for groups)."""
         return stratified_cut(strata_of(pool, spec.kind), fraction, seed)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from bench.adapters.base import (
     Adapter,
@@ -53,6 +55,58 @@ def claim_topics(heads: Sequence[str], bodies: Sequence[str], y: Sequence[int]) 
     return {k: name[find(k)] for k in parent}
 
 
+def rebuild_unrelated(
+    fold: Examples, head_topics: Sequence[str], share: float, seed: int
+) -> Examples:
+    """``fold`` plus unrelated pairs rebuilt from its own headlines and bodies until
+    ``share`` of its pairs are unrelated (none added when it already has that share).
+
+    Why rebuilt, not reweighted: FNC-1 made its unrelated pairs by pairing a headline with
+    the body of another story (Emergent claim), at random; the release and the
+    competition test are about 73% such pairs. A fold disjoint in headlines and bodies
+    loses the unrelated pairs that straddle it (most of them: 37% are left), but its own
+    headlines and bodies are new to the model exactly as the test's are, so pairing them
+    across claim topics repeats the release's own procedure on the held-out claims. A
+    reweighted fold would count the few kept unrelated pairs two or three times over and
+    keep their sampling noise; rebuilt pairs are new draws, and every metric (the FNC
+    score, macro-F1, the reference) is computed as on the test, with no weighted variant.
+
+    A rebuilt pair is a distinct (headline, body) not already in the fold whose headline
+    topic (``head_topics``, per item) differs from the body's (``fold.groups``), drawn
+    uniformly with ``seed``; its id is ``fnc1:rebuilt:<seed>:<n>``.
+    """
+    y = np.asarray(fold.y)
+    unrel = int((y == UNRELATED).sum())
+    rel = len(fold) - unrel
+    want = round(share * rel / (1.0 - share)) - unrel if share < 1 else 0
+    if want <= 0 or rel == 0 or fold.targets is None or fold.groups is None:
+        return fold
+    heads = sorted(set(fold.targets))
+    bodies = sorted(set(fold.texts))
+    h_at = {h: i for i, h in enumerate(heads)}
+    b_at = {b: i for i, b in enumerate(bodies)}
+    h_topic: dict[str, str] = dict(zip(fold.targets, head_topics, strict=True))
+    b_topic: dict[str, str] = dict(zip(fold.texts, fold.groups, strict=True))
+    names = sorted(set(h_topic.values()) | set(b_topic.values()))
+    code = {t: i for i, t in enumerate(names)}
+    ht = np.asarray([code[h_topic[h]] for h in heads])
+    bt = np.asarray([code[b_topic[b]] for b in bodies])
+    free = ht[:, None] != bt[None, :]
+    for h, b in zip(fold.targets, fold.texts, strict=True):
+        free[h_at[h], b_at[b]] = False
+    cand = np.argwhere(free)
+    rng = np.random.default_rng(seed)
+    pick = cand[np.sort(rng.choice(len(cand), size=min(want, len(cand)), replace=False))]
+    return Examples(
+        [*fold.ids, *(f"fnc1:rebuilt:{seed}:{n}" for n in range(len(pick)))],
+        [*fold.texts, *(bodies[j] for j in pick[:, 1])],
+        np.concatenate([y, np.full(len(pick), UNRELATED, dtype=int)]),
+        [*fold.targets, *(heads[i] for i in pick[:, 0])],
+        None if fold.weights is None else np.concatenate([fold.weights, np.ones(len(pick))]),
+        [*fold.groups, *(names[bt[j]] for j in pick[:, 1])],
+    )
+
+
 def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """FNC-1 weighted score as a percentage of the best possible (0-100).
 
@@ -72,6 +126,15 @@ def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     return 100.0 * score / best if best else 0.0
 
 
+class Fnc1Options(AdapterOptions):
+    fold_mix: Literal["release", "disjoint"] = Field(
+        "release",
+        description="CV scoring folds: 'release' rebuilds unrelated pairs from the fold's "
+        "own headlines and bodies up to the training release's unrelated share "
+        "(``rebuild_unrelated``); 'disjoint' scores the disjoint fold as it is (37% unrelated)",
+    )
+
+
 class Fnc1Adapter(Adapter):
     """FNC-1: the stance of an article body toward a headline, the headline as the target.
 
@@ -82,8 +145,10 @@ class Fnc1Adapter(Adapter):
     competition test has new claims and new bodies; the official Body-ID hold-out keeps
     every claim on both sides, and its dev figure overstated test by 6 points, #23).
     The pairs of a held-out body with a kept headline (or the reverse), all unrelated,
-    are left out of both sides; the run's ``notes.left_out_by_split`` counts them.
-    Scored by the official weighted FNC score and by macro-F1.
+    are left out of both sides; the run's ``notes.left_out_by_split`` counts them. Each CV
+    scoring fold then gets unrelated pairs rebuilt from its own headlines and bodies, back
+    to the release's share (``rebuild_unrelated``; ``adapter.fold_mix``). Scored by the
+    official weighted FNC score and by macro-F1.
     """
 
     name = "fnc1"
@@ -96,6 +161,7 @@ class Fnc1Adapter(Adapter):
     test_files = FNC_TEST
     group_key = "claim topic of the body (and, second key, of the headline)"
     extra_metrics = {"fnc_score": fnc_score}  # noqa: RUF012 (read-only)
+    Options = Fnc1Options
 
     def spec(self, opts: AdapterOptions) -> TaskSpec:
         return TaskSpec("fnc1", "multiclass", list(FNC_LABELS), pair=True)
@@ -144,6 +210,21 @@ class Fnc1Adapter(Adapter):
         heads, groups = pool.targets or [], pool.groups or []
         of = {h: g for h, g, y in zip(heads, groups, pool.y, strict=True) if y != UNRELATED}
         return [of.get(h, f"topic:h:{h}") for h in heads]
+
+    def cv_scoring_set(
+        self, pool: Examples, opts: AdapterOptions
+    ) -> Callable[[Examples, int], Examples] | None:
+        """Each scoring fold with unrelated pairs rebuilt to the pool's unrelated share
+        (``rebuild_unrelated``), unless ``fold_mix`` is 'disjoint'."""
+        assert isinstance(opts, Fnc1Options)
+        if opts.fold_mix == "disjoint" or not len(pool):
+            return None
+        share = float((np.asarray(pool.y) == UNRELATED).mean())
+
+        def scoring_set(fold: Examples, seed: int) -> Examples:
+            return rebuild_unrelated(fold, self.second_groups(fold) or [], share, seed)
+
+        return scoring_set
 
     def split_dev(
         self, pool: Examples, spec: TaskSpec, cut: DevCut
