@@ -99,6 +99,7 @@ def score_shard(pinned: str, version: str, path: str, clean, bad: dict[int, str]
 
     if pinned not in _MODEL:
         model = load_model(pinned)
+        one_thread()  # a bundle trained with ``threads: N`` sets N as it loads
         _MODEL[pinned] = (model.predict, output_schema(model))
     predict, schema = _MODEL[pinned]
     return score_chunk(predict, schema, clean, bad, version, Path(path))
