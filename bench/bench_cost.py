@@ -34,7 +34,15 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_score import labels, max_prob_diff, publish_champion, run_job, write_corpus
+from bench.bench_score import (
+    labels,
+    max_prob_diff,
+    publish_champion,
+    run_job,
+    size_arguments,
+    started,
+    write_corpus,
+)
 from bench.common import ROOT, report
 
 # Quality already measured, quoted from bench/RESULTS.md (not rerun here). Public sets:
@@ -163,17 +171,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=20_000, help="baseline and static rows")
-    ap.add_argument("--transformer-rows", type=int, default=2_000)
-    ap.add_argument("--spark-rows", type=int, default=1_000, help="0: no Spark rows")
-    ap.add_argument("--chunk", type=int, default=0, help="chunk size (default rows/20)")
+    size_arguments(ap, 20_000, "baseline and static rows")
     ap.add_argument("--families", default="baseline,static,transformer", help="comma-separated")
     ap.add_argument("--out", default="cost", help="results/NAME.json and bench/NAME.png")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
-    t0 = time.perf_counter()
-    load_before = os.getloadavg()
+    t0, load_before = started()
     rows: list[dict[str, Any]] = []
     loads: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:

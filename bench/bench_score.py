@@ -263,12 +263,24 @@ def max_prob_diff(out: Path, ref: Path, n: int) -> float:
     return worst
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=100_000, help="baseline rows")
+def started() -> tuple[float, tuple[float, float, float]]:
+    """Offline, no progress bars; the start time and load average."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
+    return time.perf_counter(), os.getloadavg()
+
+
+def size_arguments(ap: argparse.ArgumentParser, rows: int, rows_help: str) -> None:
+    """The corpus sizes bench_score and bench_cost share."""
+    ap.add_argument("--rows", type=int, default=rows, help=rows_help)
     ap.add_argument("--transformer-rows", type=int, default=2_000)
     ap.add_argument("--spark-rows", type=int, default=1_000, help="rows per family on Spark")
     ap.add_argument("--chunk", type=int, default=0, help="chunk size (default rows/20)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size_arguments(ap, 100_000, "baseline rows")
     ap.add_argument(
         "--families",
         default="baseline,transformer",
@@ -277,10 +289,7 @@ def main() -> None:
     ap.add_argument("--static-rows", type=int, default=100_000, help="static rows")
     ap.add_argument("--workers", type=int, default=1, help="score --workers N (local)")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
-    t0 = time.perf_counter()
-    load_before = os.getloadavg()
+    t0, load_before = started()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
