@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_score import (
@@ -178,6 +176,23 @@ def main() -> None:
     t0, load_before = started()
     rows: list[dict[str, Any]] = []
     loads: dict[str, list[float]] = {}
+    png = ROOT / "bench" / f"{args.out}.png"
+
+    def write() -> None:
+        """After every kind: a run cut short still leaves its table, JSON and plot."""
+        extra = {
+            "command": "python bench/bench_cost.py " + " ".join(sys.argv[1:]),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "load_averages": loads,
+            "total_seconds": round(time.perf_counter() - t0),
+            "quality": QUALITY,
+            "quality_sources": SOURCES,
+        }
+        report(args.out, rows, extra)
+        plot(rows, png)
+        print(f"plot: {png}\nload average before {load_before}, after {os.getloadavg()}")
+
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         work = Path(tmp)
         for kind in args.families.split(","):
@@ -188,20 +203,7 @@ def main() -> None:
             loads[f"{kind} scoring start"] = list(os.getloadavg())
             rows += measure(kind, uri, work, n, args.spark_rows, args.chunk or max(10, n // 20))
             loads[f"{kind} scoring end"] = list(os.getloadavg())
-            print(pq.read_metadata(work / f"{kind}.parquet").num_rows, "rows scored", flush=True)
-    extra = {
-        "command": "python bench/bench_cost.py " + " ".join(sys.argv[1:]),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "load_averages": loads,
-        "total_seconds": round(time.perf_counter() - t0),
-        "quality": QUALITY,
-        "quality_sources": SOURCES,
-    }
-    report(args.out, rows, extra)
-    png = ROOT / "bench" / f"{args.out}.png"
-    plot(rows, png)
-    print(f"plot: {png}\nload average before {load_before}, after {extra['load_average_after']}")
+            write()
     failed = [f"{r['kind']}, {r['engine']}" for r in rows if r.get("ok") is False]
     if failed:
         sys.exit(f"outputs differ: {', '.join(failed)}")
