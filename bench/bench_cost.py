@@ -148,12 +148,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         xs = [r["docs_per_s"] for r in rows]
         ys = [r[metric] for r in rows]
         ax.scatter(xs, ys, marker=marker, label=label)
-        for r in rows:
+        for i, r in enumerate(rows):  # labels alternate above and below: close x overlap
             ax.annotate(
                 f"{r['kind']}, {r['engine']}",
                 (r["docs_per_s"], r[metric]),
                 fontsize=7,
-                xytext=(4, 3),
+                xytext=(4, 4 if i % 2 == 0 else -10),
                 textcoords="offset points",
             )
     ax.set_xscale("log")
