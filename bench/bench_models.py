@@ -9,8 +9,11 @@ training and inference examples/s at 128 and 256 tokens. Inference compares our 
 ``torch.inference_mode``, int8 on CPU when the training guard keeps it) with a plain
 ``transformers.pipeline("text-classification")`` over the same fine-tuned encoder weights,
 the same 2,000 mixed-length texts and the same max length, at batch size 1 and 32; the
-ratio counts against the better pipeline setting. int8 is its own row, beside fp32, and
-the pipeline over the same int8 model shows how much of the gain is quantisation alone.
+ratio counts against the better pipeline setting. Our int8 path also runs in two
+one-thread worker processes (``pipelines.workers``, as ``score --workers 2``), each chunk
+split round-robin between them, beside the one two-thread process. int8 is its own row,
+beside fp32, and the pipeline over the same int8 model shows how much of the gain is
+quantisation alone.
 The machine is shared, so the methods are timed interleaved: the texts are cut into
 ``--rounds`` chunks and every method scores each chunk, in a rotating order, so load that
 comes and goes falls on all of them alike; each row is the sum over the chunks. The int8
@@ -21,6 +24,7 @@ left in ``runs/sample/models``: the guard's dev scores, and gold-test F1 in both
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
@@ -34,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, generated_corpus, peak_rss_mb, report, timer
+from pipelines.workers import worker_pool
 
 
 def row(name: str, n: int, seconds: float | None, per_second: float | None = None) -> dict:
@@ -123,6 +128,38 @@ def interleaved(
     return total
 
 
+# One worker process's int8 model for the "2 one-thread workers" row (set up by _load_int8).
+_WORKER: dict[str, object] = {}
+
+
+def _load_int8(path: str, labels: list[str], calibration: list[str]) -> None:
+    """In each worker: the fine-tuned weights, int8 with the same calibrated scales."""
+    from models.data import TaskSpec
+    from models.transformer import TransformerModel
+
+    model = TransformerModel.load(Path(path), TaskSpec("bench", "multiclass", labels))
+    model.calibrate_int8(calibration)
+    assert model.set_inference("int8") == "int8"
+    _WORKER["model"] = model
+
+
+def _worker_proba(texts: list[str]) -> np.ndarray:
+    return _WORKER["model"].predict_proba(texts)
+
+
+def in_workers(pool, n: int) -> Callable[[list[str]], np.ndarray]:
+    """Score a chunk split round-robin (so lengths balance) over ``n`` worker processes."""
+
+    def f(texts: list[str]) -> np.ndarray:
+        parts = list(pool.map(_worker_proba, [texts[i::n] for i in range(n)]))
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=parts[0].dtype)
+        for i, part in enumerate(parts):
+            out[i::n] = part
+        return out
+
+    return f
+
+
 def bench_transformer(
     n_texts: int,
     rounds: int,
@@ -154,6 +191,7 @@ def bench_transformer(
         rows.append(
             row(f"transformer train, {length} tokens (MiniLM-L6, batch 16)", n_train, t["seconds"])
         )
+        stack = contextlib.ExitStack()
         with tempfile.TemporaryDirectory() as tmp:
             # Both sides read the same fine-tuned weights from disk; ours loads them the
             # way the scorer does (TransformerModel.load), int8 quantised at load.
@@ -168,6 +206,13 @@ def bench_transformer(
             hf = AutoModelForSequenceClassification.from_pretrained(
                 Path(tmp) / "encoder", num_labels=3
             ).eval()
+            # Two one-thread worker processes (as `score --workers 2`), each with its own
+            # int8 model calibrated on the same texts; loaded before the folder goes.
+            pool = stack.enter_context(
+                worker_pool(2, _load_int8, (tmp, spec.labels, list(train.texts)))
+            )
+            workers = in_workers(pool, 2)
+            workers(texts[:4])
         hf_int8 = quantize_int8(hf)
         clf = pipeline("text-classification", model=hf, tokenizer=tok, device="cpu")
         clf_int8 = pipeline("text-classification", model=hf_int8, tokenizer=tok, device="cpu")
@@ -175,7 +220,9 @@ def bench_transformer(
         def pipe(p, bs: int, cap: int = length) -> Callable[[list[str]], object]:
             return lambda c: p(c, batch_size=bs, truncation=True, max_length=cap)
 
+        same = float(np.abs(workers(texts[:64]) - int8.predict_proba(texts[:64])).max())
         methods = {
+            "ours_int8_workers": workers,
             "ours_int8": int8.predict_proba,
             "ours_int8_dynamic": int8_dyn.predict_proba,
             "ours_fp32": fp32.predict_proba,
@@ -192,7 +239,9 @@ def bench_transformer(
         )
         secs = interleaved(methods, texts, rounds)
         rate = {k: n_texts / v for k, v in secs.items()}
+        stack.close()
         names = {
+            "ours_int8_workers": "transformer inference, ours, int8, 2 one-thread workers",
             "ours_int8": "transformer inference, ours, int8 (default on CPU, calibrated scales)",
             "ours_int8_dynamic": "transformer inference, ours, int8 with per-batch scales",
             "ours_fp32": "transformer inference, ours, fp32",
@@ -206,7 +255,11 @@ def bench_transformer(
                 rows.append(row(f"{name}, {length} tokens", n_texts, secs[k]))
         best_fp32 = max(rate["pipeline_fp32_b1"], rate["pipeline_fp32_b32"])
         best_int8 = max(rate.get("pipeline_int8_b1", 0.0), rate["pipeline_int8_b32"])
+        best = max(best_fp32, best_int8)
         for label, value in (
+            ("ours int8 2 workers / best pipeline", rate["ours_int8_workers"] / best),
+            ("ours int8 2 workers / 1 process", rate["ours_int8_workers"] / rate["ours_int8"]),
+            ("max |prob diff| 2 workers vs 1 process (64 texts)", same),
             ("ours int8 / best fp32 pipeline", rate["ours_int8"] / best_fp32),
             ("ours fp32 / best fp32 pipeline", rate["ours_fp32"] / best_fp32),
             ("ours int8 / best int8 pipeline", rate["ours_int8"] / best_int8),

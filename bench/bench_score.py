@@ -11,7 +11,9 @@ transformer, one epoch, in the other). Then, with the real CLI in subprocesses:
    uninterrupted; then the same job SIGKILLed once about half its shards are written and
    run again. Checked: exactly one row per input, ids equal to the input ids in order,
    labels equal to the uninterrupted run's.
-2. the same with the transformer champion over ``--transformer-rows``.
+2. the same with the transformer champion over ``--transformer-rows`` (and the static
+   champion over ``--static-rows`` with ``--families static``); ``--workers N`` scores
+   with ``score --workers N``.
 3. ``--engine spark`` (local[2]) for both champions over the first ``--spark-rows`` rows;
    checked: the local run's labels.
 
@@ -22,6 +24,7 @@ peak RSS (the scoring process; Spark's Python workers are separate processes, no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -103,11 +106,39 @@ def shards_done(out: Path) -> int:
         return 0
 
 
-def run_job(uri: str, inp: Path, out: Path, chunk: int, engine: str, kill_at: int = 0):
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (workers, Spark's JVM)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total / 2**20
+
+
+def run_job(
+    uri: str,
+    inp: Path,
+    out: Path,
+    chunk: int,
+    engine: str,
+    kill_at: int = 0,
+    workers: int = 1,
+    tree_peak: list[float] | None = None,
+):
     """The CLI in a subprocess; SIGKILL once ``kill_at`` shards exist (0: never).
-    Returns (seconds, peak RSS MB, shards done when killed or None)."""
+    Returns (seconds, peak RSS MB, shards done when killed or None). With ``tree_peak``,
+    the process tree's resident memory is sampled every 0.2 s and its peak appended."""
     cmd = [sys.executable, "-m", "pipelines.cli", "score", "--input", str(inp)]
     cmd += ["--output", str(out), "--engine", engine, "--set", f"chunk_size={chunk}"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": uri,
@@ -118,6 +149,17 @@ def run_job(uri: str, inp: Path, out: Path, chunk: int, engine: str, kill_at: in
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     killed = None
+    if tree_peak is not None:
+        import threading
+
+        peak, stop = [0.0], threading.Event()
+
+        def sample() -> None:  # not proc.poll(): wait4 below reaps the process
+            while not stop.wait(0.2):
+                peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
     if kill_at:
         while shards_done(out) < kill_at and proc.poll() is None:
             time.sleep(0.05)
@@ -127,6 +169,10 @@ def run_job(uri: str, inp: Path, out: Path, chunk: int, engine: str, kill_at: in
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     secs = time.perf_counter() - t
+    if tree_peak is not None:
+        stop.set()
+        sampler.join()
+        tree_peak.append(peak[0])
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if killed is None and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
@@ -145,33 +191,38 @@ def labels(out: Path) -> pd.DataFrame:
 
 
 def kill_and_resume(
-    family: str, uri: str, inp: Path, ids: list[str], work: Path, chunk: int
+    family: str, uri: str, inp: Path, ids: list[str], work: Path, chunk: int, workers: int = 1
 ) -> list[dict[str, Any]]:
     whole, killed_out = work / f"{family}-whole", work / f"{family}-killed"
     n = len(ids)
-    secs, rss, _ = run_job(uri, inp, whole, chunk, "local")
+    peaks: list[float] = []
+    secs, rss, _ = run_job(uri, inp, whole, chunk, "local", workers=workers, tree_peak=peaks)
     shards = -(-n // chunk)
-    _, _, at = run_job(uri, inp, killed_out, chunk, "local", kill_at=max(1, shards // 2))
-    rsecs, rrss, _ = run_job(uri, inp, killed_out, chunk, "local")
+    half = max(1, shards // 2)
+    _, _, at = run_job(uri, inp, killed_out, chunk, "local", kill_at=half, workers=workers)
+    rsecs, rrss, _ = run_job(uri, inp, killed_out, chunk, "local", workers=workers, tree_peak=peaks)
+    local = "local" if workers == 1 else f"local, {workers} workers"
     ref, got = labels(whole), labels(killed_out)
     assert len(got) == n, f"{family}: {len(got)} rows after resume, expected {n}"
     assert got["id"].is_unique and got["id"].tolist() == ids, f"{family}: ids differ"
     assert got.equals(ref), f"{family}: resumed labels differ from the uninterrupted run"
     return [
         {
-            "row": f"{family}, local, uninterrupted",
+            "row": f"{family}, {local}, uninterrupted",
             "rows": n,
             "seconds": round(secs, 1),
             "docs_per_s": round(n / secs, 1),
             "peak_rss_mb": round(rss),
+            "peak_tree_rss_mb": round(peaks[0]),
             "check": f"{len(ref)} rows",
         },
         {
-            "row": f"{family}, local, SIGKILL at {at}/{shards} shards, then re-run",
+            "row": f"{family}, {local}, SIGKILL at {at}/{shards} shards, then re-run",
             "rows": n,
             "seconds": round(rsecs, 1),
             "docs_per_s": round((n - at * chunk) / rsecs, 1),
             "peak_rss_mb": round(rrss),
+            "peak_tree_rss_mb": round(peaks[1]),
             "check": f"{n} rows, ids = input ids, labels = uninterrupted",
         },
     ]
@@ -212,22 +263,41 @@ def max_prob_diff(out: Path, ref: Path, n: int) -> float:
     return worst
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=100_000, help="baseline rows")
+def started() -> tuple[float, tuple[float, float, float]]:
+    """Offline, no progress bars; the start time and load average."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
+    return time.perf_counter(), os.getloadavg()
+
+
+def size_arguments(ap: argparse.ArgumentParser, rows: int, rows_help: str) -> None:
+    """The corpus sizes bench_score and bench_cost share."""
+    ap.add_argument("--rows", type=int, default=rows, help=rows_help)
     ap.add_argument("--transformer-rows", type=int, default=2_000)
     ap.add_argument("--spark-rows", type=int, default=1_000, help="rows per family on Spark")
     ap.add_argument("--chunk", type=int, default=0, help="chunk size (default rows/20)")
-    ap.add_argument("--families", default="baseline,transformer", help="comma-separated")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size_arguments(ap, 100_000, "baseline rows")
+    ap.add_argument(
+        "--families",
+        default="baseline,transformer",
+        help="comma-separated: baseline, static, transformer",
+    )
+    ap.add_argument("--static-rows", type=int, default=100_000, help="static rows")
+    ap.add_argument("--workers", type=int, default=1, help="score --workers N (local)")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("MEDIAFRAME_PROGRESS", "0")
-    t0 = time.perf_counter()
-    load_before = os.getloadavg()
+    t0, load_before = started()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
-        sizes = {"baseline": args.rows, "transformer": args.transformer_rows}
+        sizes = {
+            "baseline": args.rows,
+            "static": args.static_rows,
+            "transformer": args.transformer_rows,
+        }
         for family in args.families.split(","):
             n = sizes[family]
             store = work / family
@@ -237,9 +307,11 @@ def main() -> None:
             write_corpus(inp, n)
             ids = pq.read_table(inp, columns=["id"]).column("id").to_pylist()
             chunk = args.chunk or max(10, n // 20)
-            rows += kill_and_resume(family, uri, inp, ids, work, chunk)
+            rows += kill_and_resume(family, uri, inp, ids, work, chunk, args.workers)
             print(rows[-2:], flush=True)
             m = min(args.spark_rows, n)
+            if m == 0:
+                continue
             sinp = work / f"{family}-spark.parquet"
             write_corpus(sinp, n, first=m)
             rows.append(spark_row(family, uri, sinp, work, work / f"{family}-whole", chunk))

@@ -9,7 +9,8 @@ Stages (``mediaframe <stage>``):
   ``evaluate`` holds its gold-test tables, plots and HTML page.
 - ``publish``: the frames and stance runs as one registered pyfunc, through the gate.
 - ``score``: batch scoring with a registered model into resumable shards; ``shards`` is
-  the chunk loop both engines share, ``spark`` the Spark engine.
+  the chunk loop both engines share, ``spark`` the Spark engine, ``workers`` the local
+  engine's worker processes.
 - ``report``: frame shares and stance per outlet and period (``report_plots``,
   ``report_html`` draw and lay it out).
 - ``run``: the whole flow under one parent run.

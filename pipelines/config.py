@@ -198,6 +198,9 @@ class ScoreConfig(Strict):
     # error (or an overflow in Arrow) waiting to happen, not a faster job.
     chunk_size: int = Field(5000, ge=1, le=1_000_000)
     engine: Literal["local", "spark"] = "local"
+    workers: int = Field(
+        1, ge=1, le=64, description="local engine: processes scoring shards, one thread each"
+    )
     spark_master: str = Field("local[2]", description="local[N] or a cluster's master URL")
     spark_conf: dict[str, str] = Field(
         default_factory=dict, description="extra Spark settings, e.g. spark.executor.memory"

@@ -30,6 +30,7 @@ from pipelines.shards import (
     Predict,
     ScoreError,
     ScoreResult,
+    ShardPool,
     output_schema,
     records,
     score_shards,
@@ -150,12 +151,18 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 def foreign_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
     """Shard-like files in ``out`` the manifest does not account for. A job killed between
-    renaming a shard and recording it leaves exactly the next one; anything else was put
-    there by someone else, and a report over the folder would count it."""
+    renaming a shard and recording it leaves the next one (the next ``window`` with
+    workers); anything else was put there by someone else, and a report over the folder
+    would count it."""
     done = manifest.get("shards") or {}
-    expected_next = f"part-{len(done):05d}.parquet"
+    # With --workers, up to ``window`` shards are in flight and finish in any order: the
+    # unrecorded ones of a killed job all lie below len(done) + window.
+    window = manifest.get("window", 1)
+    limit = len(done) + (window if isinstance(window, int) and window > 0 else 1)
     return sorted(
-        p.name for p in out.glob("part-*.parquet") if p.name not in done and p.name != expected_next
+        p.name
+        for p in out.glob("part-*.parquet")
+        if p.name not in done and not ((m := SHARD.fullmatch(p.name)) and int(m.group(1)) < limit)
     )
 
 
@@ -205,6 +212,11 @@ def score(
         # A named shard or manifest of this output would be read and rewritten.
         if f.resolve().parent == out.resolve() and (SHARD.fullmatch(f.name) or f.name == MANIFEST):
             raise ScoreError(f"--input {f}: is this job's own output in {out}")
+    if cfg.workers > 1 and cfg.engine != "local":
+        raise ScoreError(
+            f"--workers {cfg.workers} is for --engine local; Spark's parallelism is its "
+            "spark_master (local[N]) or cluster"
+        )
     check_inputs(files, cfg.columns)
     pinned, version = resolve_model(cfg.model)
     with OutputLock(out):
@@ -300,13 +312,25 @@ def score_local(
     manifest: dict[str, Any],
     manifest_path: Path,
 ) -> ScoreResult:
-    """The pyfunc in this process, one chunk at a time."""
+    """The pyfunc in this process, one chunk at a time; or, with ``cfg.workers`` > 1, in
+    that many one-thread worker processes, a shard each at a time (``pipelines.workers``)."""
 
     def load() -> tuple[Predict, pa.Schema]:
         model = load_model(pinned)
         return model.predict, output_schema(model)
 
-    return score_shards(files, out, cfg, version, manifest, manifest_path, load)
+    if cfg.workers == 1:
+        return score_shards(files, out, cfg, version, manifest, manifest_path, load)
+    from pipelines.workers import score_shard, worker_pool
+
+    with worker_pool(cfg.workers) as workers:
+
+        def submit(clean, bad, path: Path):
+            return workers.submit(score_shard, pinned, version, str(path), clean, bad)
+
+        # Two shards per worker in flight: the next one is read while this one scores.
+        pool = ShardPool(submit, 2 * cfg.workers)
+        return score_shards(files, out, cfg, version, manifest, manifest_path, load, pool)
 
 
 # ``--engine``: each takes the same arguments once the output is locked and the manifest read.

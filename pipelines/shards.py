@@ -8,9 +8,12 @@ same rows whichever engine wrote it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,15 @@ Predict = Callable[[pd.DataFrame], pd.DataFrame]
 
 class ScoreError(RuntimeError):
     """A scoring job that must not start: bad model URI, lock held, another version."""
+
+
+@dataclass
+class ShardPool:
+    """Worker processes that score and write shards: ``submit(clean, bad, path)`` returns
+    the future of the shard's manifest record; at most ``window`` are in flight."""
+
+    submit: Callable[[pd.DataFrame, dict[int, str], Path], Future]
+    window: int
 
 
 @dataclass
@@ -161,6 +173,26 @@ def write_shard(df: pd.DataFrame, path: Path, schema: pa.Schema) -> None:
         pq.write_table(table, tmp)
 
 
+def score_chunk(
+    predict: Predict,
+    schema: pa.Schema,
+    clean: pd.DataFrame,
+    bad: dict[int, str],
+    version: str,
+    path: Path,
+) -> dict[str, int]:
+    """Score one normalised chunk and write it as the shard ``path``, atomically; its
+    manifest record. The same step in this process and in a worker process."""
+    result = predict(clean)
+    if len(result) != len(clean):  # the one-row-per-input guarantee, checked
+        raise ScoreError(f"shard {path.name}: {len(clean)} rows in, {len(result)} out")
+    for i, message in bad.items():
+        result.loc[i, "error"] = message
+    result["model_version"] = version
+    write_shard(result, path, schema)
+    return {"rows": len(result), "errors": int(result["error"].notna().sum())}
+
+
 def score_shards(
     files: list[Path],
     out: Path,
@@ -169,16 +201,57 @@ def score_shards(
     manifest: dict[str, Any],
     manifest_path: Path,
     load: Callable[[], tuple[Predict, pa.Schema]],
+    pool: ShardPool | None = None,
 ) -> ScoreResult:
     """The chunk loop both engines share: chunk k -> shard part-k, finished shards
     skipped, the manifest rewritten after each shard. ``load`` is called once, at the
-    first chunk that needs scoring, so a finished or nearly finished job loads nothing."""
+    first chunk that needs scoring, so a finished or nearly finished job loads nothing.
+
+    With a ``pool`` (``--workers``), worker processes score and write the shards and this
+    process only reads chunks and records finished shards, at most ``pool.window`` in
+    flight; shards finish out of order, so the manifest's ``window`` (the largest of any
+    job on this output) bounds where unrecorded shards of a killed job may lie."""
     t0 = time.perf_counter()
     predict: Predict | None = None
     schema: pa.Schema | None = None
     done = manifest["shards"]
     total_rows = skipped = 0
     progress = bar("score", unit="doc")
+    pending: dict[Future, str] = {}
+
+    def record(name: str, shard: dict[str, int]) -> None:
+        nonlocal total_rows
+        done[name] = shard
+        write_manifest(manifest, manifest_path)
+        total_rows += shard["rows"]
+        progress.update(shard["rows"])
+
+    def drain(until: int) -> None:
+        """Record finished shards until at most ``until`` are in flight; on a failed
+        shard, the ones still running are let finish and recorded, then it is raised."""
+        while len(pending) > until:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                name = pending.pop(fut)
+                try:
+                    record(name, fut.result())
+                except BrokenProcessPool:
+                    raise ScoreError(
+                        f"shard {name}: a scoring worker process died (killed, or out of "
+                        "memory: fewer --workers or a smaller chunk_size may fit); run the "
+                        "same command again to resume"
+                    ) from None
+                except BaseException:
+                    for f in pending:
+                        f.cancel()
+                    for f in list(pending):
+                        with contextlib.suppress(BaseException):
+                            record(pending.pop(f), f.result())
+                    raise
+
+    if pool is not None:
+        manifest["window"] = max(int(manifest.get("window", 1)), pool.window)
+        write_manifest(manifest, manifest_path)
     for k, chunk in enumerate(iter_chunks(files, cfg.chunk_size, cfg.columns)):
         name = f"part-{k:05d}.parquet"
         if name in done and (out / name).exists():
@@ -186,21 +259,17 @@ def score_shards(
             total_rows += done[name]["rows"]
             progress.update(len(chunk))
             continue
+        clean, bad = normalise_input(chunk)
+        if pool is not None:
+            drain(pool.window - 1)
+            pending[pool.submit(clean, bad, out / name)] = name
+            continue
         if predict is None or schema is None:
             predict, schema = load()
-        clean, bad = normalise_input(chunk)
-        result = predict(clean)
-        if len(result) != len(clean):  # the one-row-per-input guarantee, checked
-            raise ScoreError(f"shard {name}: {len(clean)} rows in, {len(result)} out")
-        for i, message in bad.items():
-            result.loc[i, "error"] = message
-        result["model_version"] = version
-        write_shard(result, out / name, schema)
-        done[name] = {"rows": len(result), "errors": int(result["error"].notna().sum())}
-        write_manifest(manifest, manifest_path)
-        total_rows += len(result)
-        progress.update(len(chunk))
+        record(name, score_chunk(predict, schema, clean, bad, version, out / name))
+    drain(0)
     progress.close()
+    manifest["shards"] = done = dict(sorted(done.items()))
     manifest["complete"] = True
     manifest["rows"] = total_rows
     write_manifest(manifest, manifest_path)

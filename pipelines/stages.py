@@ -174,6 +174,12 @@ def score_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--engine", choices=["local", "spark"], help="local (default) or spark")
     p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local engine: N worker processes, one torch thread each (default 1)",
+    )
+    p.add_argument(
         "--restart",
         action="store_true",
         help="discard output made by another model version or other inputs",
@@ -187,6 +193,8 @@ def run_score(args: argparse.Namespace, cfg: Any) -> int:
         cfg.model = args.model
     if args.engine:
         cfg.engine = args.engine
+    if args.workers is not None:
+        cfg.workers = args.workers
     _needs_io(args, "--input PATH... and --output DIR")
     res = score(args.input, args.output, cfg, restart=args.restart)
     log_score_run(res, args.input)
