@@ -43,6 +43,7 @@ from models.base import ModelBundle
 from models.data import Examples, TaskSpec, mark_weak
 from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.ensemble.config import EnsembleConfig
+from models.fewshot.config import SetFitConfig
 from models.registry import family_names
 from models.selection import CVPlan, CVResult, cross_validate
 from models.smallgold.config import SelfTrainConfig, SmallGoldConfig, WeakGoldConfig
@@ -115,6 +116,7 @@ class BenchConfig(Strict):
     ensemble: EnsembleConfig = EnsembleConfig()
     weakgold: WeakGoldConfig = WeakGoldConfig()
     selftrain: SelfTrainConfig = SelfTrainConfig()
+    setfit: SetFitConfig = SetFitConfig()
     weak: WeakConfig = WeakConfig()
     cv: CVConfig = CVConfig()
 
@@ -132,6 +134,7 @@ class BenchConfig(Strict):
             ensemble=self.ensemble,
             weakgold=self.weakgold,
             selftrain=self.selftrain,
+            setfit=self.setfit,
         )
 
 
@@ -203,6 +206,12 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
         detail = (
             f"{family} over {sg.member} ({describe_member(sg)}): {what}, chosen by "
             f"{sg.cv_folds}-fold CV on the gold rows only (gold alone allowed)"
+        )
+    elif family == "setfit":
+        f = cfg.setfit
+        detail = (
+            f"SetFit: {f.model_name_or_path} fine-tuned contrastively ({f.num_iterations} pairs "
+            f"per text, {f.num_epochs} epoch, {f.max_length} tokens) + logreg head"
         )
     elif family in ("embedding", "static"):
         e = getattr(cfg, family)

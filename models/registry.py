@@ -93,6 +93,14 @@ FAMILIES: dict[str, Family] = {
             "self-training: confident pseudo-labels on the unlabelled rows, threshold and "
             "rounds chosen by a gold-only inner CV (embedding member by default)",
         ),
+        Family(
+            "setfit",
+            "models.fewshot",
+            "SetFitTextModel",
+            "SetFitConfig",
+            "SetFit: contrastive few-shot fine-tuning of the local sentence encoder + logreg "
+            "head (one-vs-rest for multi-label)",
+        ),
     ]
 }
 

@@ -26,6 +26,7 @@ from models.baseline.config import BaselineConfig
 from models.config import Strict
 from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.ensemble.config import EnsembleConfig
+from models.fewshot.config import SetFitConfig
 from models.metrics import selection_metric, task_kind
 from models.registry import family_names, get_family
 from models.smallgold.config import SelfTrainConfig, SmallGoldConfig, WeakGoldConfig
@@ -157,6 +158,7 @@ class TrainConfig(_NoNullShared):
     ensemble: EnsembleConfig = EnsembleConfig()
     weakgold: WeakGoldConfig = WeakGoldConfig()
     selftrain: SelfTrainConfig = SelfTrainConfig()
+    setfit: SetFitConfig = SetFitConfig()
 
     def family_config(self) -> Strict:
         """The section of the chosen family (``baseline:`` or ``transformer:``)."""

@@ -80,3 +80,21 @@ def test_self_training_never_reads_the_extra_rows_labels(
     back = ModelBundle.load(tmp_path / "s")
     assert back.model.choice == a.choice
     assert np.allclose(back.predict_proba(probe), fits[0].predict_proba(probe))
+
+
+def test_setfit_family_fits_predicts_and_round_trips(
+    tiny_encoder: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """SetFit on the tiny random BERT (a local folder, no hub): one-vs-rest frames."""
+    from models.fewshot import SetFitConfig, SetFitTextModel
+
+    data = frames_data(24)
+    cfg = SetFitConfig(model_name_or_path=tiny_encoder, max_length=32, num_iterations=2)
+    bundle = fit_bundle(TaskData(FRAMES, data, data.subset(range(8)), data), "setfit", cfg, 13)
+    assert isinstance(bundle.model, SetFitTextModel)
+    p = bundle.predict_proba(data.texts[:5])
+    assert p.shape == (5, len(FRAMES.labels)) and ((p >= 0) & (p <= 1)).all()
+    bundle.save(tmp_path / "f")
+    back = ModelBundle.load(tmp_path / "f")
+    assert np.allclose(back.predict_proba(data.texts[:5]), p, atol=1e-5)
