@@ -183,20 +183,23 @@ def run_curve(
                         warnings.simplefilter("ignore")
                         evals[set_name] = adapter.evaluate(bundle, bd, set_name, probs, 0, seed)
                 metrics, _, ref = adapter.summarize(evals)
-                entries.append(
-                    {
-                        "gold": point,
-                        "family": family,
-                        "labels": labels,
-                        "seed": seed,
-                        "metrics": metrics,
-                    }
-                )
+                entry = {
+                    "gold": point,
+                    "family": family,
+                    "labels": labels,
+                    "seed": seed,
+                    "metrics": metrics,
+                }
+                chosen = bundle.info.get("smallgold")  # what a small-gold learner chose
+                if chosen:
+                    entry["choice"] = {k: chosen[k] for k in ("choice", "extra_rows_used")}
+                entries.append(entry)
                 trivial.append(ref)
                 print(
                     f"curve {dataset} {model}: gold={point} (n={n}) seed={seed} "
                     f"{adapter.primary_metric}={metrics[adapter.primary_metric]:.4f} "
-                    f"({time.perf_counter() - t0:.1f}s)",
+                    + (f"[{chosen['choice']}] " if chosen else "")
+                    + f"({time.perf_counter() - t0:.1f}s)",
                     flush=True,
                 )
         result = {
