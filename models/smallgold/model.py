@@ -18,8 +18,9 @@ are left out (the first candidate is always "gold only", and a tie goes to it).
 The member (``baseline`` or ``embedding``) is first fitted on all the gold with its own
 search (C); the fold and candidate fits reuse that C, and embedding members share one
 encoder and chunk cache, so each text is embedded once. Multi-label thresholds are the
-chosen candidate's out-of-fold ones. A training set without weak rows (``mediaframe
-train`` on labels.parquet) gives the member fitted on the gold. Bundles hold ``member/``
+chosen candidate's out-of-fold ones (gold alone keeps the member's own). A training set
+without weak rows (``mediaframe train`` on labels.parquet) gives the member fitted on the
+gold. Bundles hold ``member/``
 (the member family's own format) and ``smallgold.json``.
 """
 
@@ -139,7 +140,10 @@ class SmallGoldModel(TextModel):
                 best = (score, name, th)
         assert best is not None
         self.choice = best[1]
-        self.raw_thresholds = [] if best[2] is None else [float(t) for t in best[2]]
+        # Gold alone chosen: the member exactly as it would be without extra rows (its own
+        # thresholds), so declining the weak rows costs nothing.
+        gold_only = best[1] == next(iter(oof))
+        self.raw_thresholds = [] if best[2] is None or gold_only else [float(t) for t in best[2]]
         for name, m, added in self.candidates(gold, extra, base=first):
             if name == self.choice:
                 self.member, self.n_added = m, added
