@@ -40,11 +40,13 @@ from bench.adapters.base import (
 )
 from bench.weak import WeakConfig, check_weak_task, unlabeled_examples, weak_examples
 from models.base import ModelBundle
-from models.data import Examples, TaskSpec
+from models.data import Examples, TaskSpec, mark_weak
 from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.ensemble.config import EnsembleConfig
+from models.fewshot.config import SetFitConfig
 from models.registry import family_names
 from models.selection import CVPlan, CVResult, cross_validate
+from models.smallgold.config import SelfTrainConfig, SmallGoldConfig, WeakGoldConfig
 from models.twostage.config import TwoStageConfig
 from pipelines import tracking
 from pipelines.atomic import write_text
@@ -112,6 +114,9 @@ class BenchConfig(Strict):
     static: StaticConfig = StaticConfig()
     twostage: TwoStageConfig = TwoStageConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
+    weakgold: WeakGoldConfig = WeakGoldConfig()
+    selftrain: SelfTrainConfig = SelfTrainConfig()
+    setfit: SetFitConfig = SetFitConfig()
     weak: WeakConfig = WeakConfig()
     cv: CVConfig = CVConfig()
 
@@ -127,6 +132,9 @@ class BenchConfig(Strict):
             static=self.static,
             twostage=self.twostage,
             ensemble=self.ensemble,
+            weakgold=self.weakgold,
+            selftrain=self.selftrain,
+            setfit=self.setfit,
         )
 
 
@@ -188,6 +196,23 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
             f"probabilities averaged, weight chosen by {ens.cv_folds}-fold out-of-fold CV "
             "on the training set"
         )
+    elif family in ("weakgold", "selftrain"):
+        sg = getattr(cfg, family).with_members(cfg)
+        what = (
+            f"weak rows' weight from {sg.weight_grid}"
+            if family == "weakgold"
+            else f"pseudo-labels at confidence {sg.thresholds}, 1-{sg.rounds} rounds"
+        )
+        detail = (
+            f"{family} over {sg.member} ({describe_member(sg)}): {what}, chosen by "
+            f"{sg.cv_folds}-fold CV on the gold rows only (gold alone allowed)"
+        )
+    elif family == "setfit":
+        f = cfg.setfit
+        detail = (
+            f"SetFit: {f.model_name_or_path} fine-tuned contrastively ({f.num_iterations} pairs "
+            f"per text, {f.num_epochs} epoch, {f.max_length} tokens) + logreg head"
+        )
     elif family in ("embedding", "static"):
         e = getattr(cfg, family)
         detail = (
@@ -219,8 +244,10 @@ def describe_model(family: str, labels: str, cfg: BenchConfig) -> str:
     return detail
 
 
-def describe_member(ens: EnsembleConfig) -> str:
+def describe_member(ens: EnsembleConfig | SmallGoldConfig) -> str:
     m = getattr(ens, ens.member)
+    if ens.member == "baseline":
+        return f"TF-IDF word 1-{m.ngram_max} grams -> {m.classifier}"
     if ens.member == "transformer":
         return f"{m.model_name_or_path}, {m.max_length} tokens"
     return f"{m.encoder} {m.model_name_or_path}, {m.max_tokens}-token chunks, {m.pooling}"
@@ -278,7 +305,7 @@ def weak_training_set(data: BenchData, data_dir: Path, labels: str, wcfg: WeakCo
         data.train = weak_examples(pool, data.spec, wcfg)
         data.tuning = weak_examples(data.tuning, data.spec, wcfg)
         return
-    weak = weak_examples(extra, data.spec, wcfg)
+    weak = mark_weak(weak_examples(extra, data.spec, wcfg))  # weakgold/selftrain tell them
     gold = data.train
     if weak.weights is not None and gold.weights is None:  # gold counts fully
         gold = Examples(gold.ids, gold.texts, gold.y, gold.targets, np.ones(len(gold)), gold.groups)
@@ -359,7 +386,7 @@ def cross_validation(
             weak_pool = weak_examples(pool, spec, cfg.weak)
             weak_of = {i: j for j, i in enumerate(weak_pool.ids)}
         if len(unl):
-            extra = weak_examples(unl, spec, cfg.weak)
+            extra = mark_weak(weak_examples(unl, spec, cfg.weak))
     tcfg = cfg.train_config(spec)
     opts = adapter.options(cfg.adapter)
 

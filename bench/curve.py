@@ -7,6 +7,8 @@ scored split (dev, or the test files with ``--test-dir``, exactly as a plain run
 ``--labels weak+gold`` the release's undrawn training texts (and ``weak.unlabeled``) are
 weakly labelled and added, as the unlabelled corpus a user has beside N labels; ``weak``
 trains on weak labels alone (the N drawn documents only give the tuning cut's texts).
+The weakly labelled rows are marked (``models.data.mark_weak``): ``--family weakgold``
+weighs them and ``--family selftrain`` pseudo-labels them, each by a CV on the drawn gold.
 
 The JSON is issue #21's shape, one entry per point and draw::
 
@@ -43,7 +45,7 @@ from bench.benchmark import (
     subsample,
 )
 from bench.weak import check_weak_task, unlabeled_examples, weak_examples
-from models.data import Examples, TaskSpec
+from models.data import Examples, TaskSpec, mark_weak
 from models.selection import tuning_cut
 from pipelines import tracking
 from pipelines.atomic import write_text
@@ -106,7 +108,9 @@ def draw_training_set(
         tune = weak_pool.subset([weak_pool.ids.index(x) for x in tune.ids])
         return _same_fields(parts), tune
     undrawn = np.setdiff1d(np.arange(len(pool)), drawn)  # the user's unlabelled corpus
-    parts = [train, weak_pool.subset(undrawn)] + ([weak_extra] if weak_extra is not None else [])
+    # Marked weak, so the small-gold learners (weakgold, selftrain) can tell them apart.
+    parts = [train, mark_weak(weak_pool.subset(undrawn))]
+    parts += [mark_weak(weak_extra)] if weak_extra is not None else []
     return _same_fields(parts), tune
 
 
@@ -179,20 +183,23 @@ def run_curve(
                         warnings.simplefilter("ignore")
                         evals[set_name] = adapter.evaluate(bundle, bd, set_name, probs, 0, seed)
                 metrics, _, ref = adapter.summarize(evals)
-                entries.append(
-                    {
-                        "gold": point,
-                        "family": family,
-                        "labels": labels,
-                        "seed": seed,
-                        "metrics": metrics,
-                    }
-                )
+                entry = {
+                    "gold": point,
+                    "family": family,
+                    "labels": labels,
+                    "seed": seed,
+                    "metrics": metrics,
+                }
+                chosen = bundle.info.get("smallgold")  # what a small-gold learner chose
+                if chosen:
+                    entry["choice"] = {k: chosen[k] for k in ("choice", "extra_rows_used")}
+                entries.append(entry)
                 trivial.append(ref)
                 print(
                     f"curve {dataset} {model}: gold={point} (n={n}) seed={seed} "
                     f"{adapter.primary_metric}={metrics[adapter.primary_metric]:.4f} "
-                    f"({time.perf_counter() - t0:.1f}s)",
+                    + (f"[{chosen['choice']}] " if chosen else "")
+                    + f"({time.perf_counter() - t0:.1f}s)",
                     flush=True,
                 )
         result = {

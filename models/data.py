@@ -18,6 +18,10 @@ from labeling.codebook import CueMatcher
 from labeling.functions import split_sentences
 
 SPAN_OPEN, SPAN_CLOSE = "[[", "]]"
+# The id prefix of a weakly labelled (or unlabelled) training row beside the gold: the
+# small-gold learners (``models/smallgold``) weigh, pseudo-label or drop those rows, and
+# cross-validate on the others only.
+WEAK_PREFIX = "weak:"
 SPAN_WORD = "targetmention"  # what a marked span becomes in the baseline's word window
 
 
@@ -114,6 +118,17 @@ class Examples:
             weights=self.weights[idx] if self.weights is not None else None,
             groups=pick(self.groups),
         )
+
+
+def weak_mask(ids: list[str]) -> np.ndarray:
+    """True for the rows marked weak (``WEAK_PREFIX``), False for gold."""
+    return np.asarray([i.startswith(WEAK_PREFIX) for i in ids], dtype=bool)
+
+
+def mark_weak(ex: Examples) -> Examples:
+    """The same rows with their ids marked weak (once)."""
+    ids = [i if i.startswith(WEAK_PREFIX) else WEAK_PREFIX + i for i in ex.ids]
+    return Examples(ids, ex.texts, ex.y, ex.targets, ex.weights, ex.groups)
 
 
 class TargetWindows:

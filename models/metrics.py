@@ -259,6 +259,25 @@ def fixed_rule_score(kind: str, y: np.ndarray, probs: np.ndarray) -> float:
     return 0.0 if math.isnan(value) else float(value)
 
 
+def oof_score(kind: str, y: np.ndarray, probs: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """The selection metric of out-of-fold probabilities: multi-label at per-label
+    thresholds tuned on them (returned, to become a bundle's), multiclass by argmax."""
+    if kind == "multiclass":
+        return fixed_rule_score("multiclass", y, probs), None
+    th = tune_thresholds(y, probs)
+    labels = [str(j) for j in range(y.shape[1])]
+    m = multilabel_metrics(y, (probs >= th).astype(int), labels, warn=False)["micro_f1"]
+    return (0.0 if math.isnan(m) else float(m)), th
+
+
+def through_temperature(raw: Sequence[float], temperature: float) -> list[float]:
+    """Thresholds on raw probabilities moved through a bundle's temperature: a raw
+    probability over ``t`` is a calibrated one over ``sigmoid(logit(t) / T)``."""
+    t = np.clip(np.asarray(raw, dtype=float), 1e-6, 1 - 1e-6)
+    z = np.log(t / (1 - t)) / temperature
+    return (1 / (1 + np.exp(-z))).tolist()
+
+
 def task_kind(task: str) -> str:
     """The kind of a task name: frames are multi-label, every other task is multiclass."""
     return "multilabel" if task == "frames" else "multiclass"

@@ -77,6 +77,30 @@ FAMILIES: dict[str, Family] = {
             "TF-IDF and a second family (embedding by default), calibrated and averaged "
             "with the weight chosen by cross-validation on the training set",
         ),
+        Family(
+            "weakgold",
+            "models.smallgold",
+            "WeakGoldModel",
+            "WeakGoldConfig",
+            "gold plus weakly labelled rows at a weight (0 allowed) chosen by a gold-only "
+            "inner CV, over a baseline or embedding member",
+        ),
+        Family(
+            "selftrain",
+            "models.smallgold",
+            "SelfTrainModel",
+            "SelfTrainConfig",
+            "self-training: confident pseudo-labels on the unlabelled rows, threshold and "
+            "rounds chosen by a gold-only inner CV (embedding member by default)",
+        ),
+        Family(
+            "setfit",
+            "models.fewshot",
+            "SetFitTextModel",
+            "SetFitConfig",
+            "SetFit: contrastive few-shot fine-tuning of the local sentence encoder + logreg "
+            "head (one-vs-rest for multi-label)",
+        ),
     ]
 }
 

@@ -26,8 +26,10 @@ from models.baseline.config import BaselineConfig
 from models.config import Strict
 from models.embedding.config import EmbeddingConfig, StaticConfig
 from models.ensemble.config import EnsembleConfig
+from models.fewshot.config import SetFitConfig
 from models.metrics import selection_metric, task_kind
 from models.registry import family_names, get_family
+from models.smallgold.config import SelfTrainConfig, SmallGoldConfig, WeakGoldConfig
 from models.transformer.config import TransformerConfig
 from models.twostage.config import TwoStageConfig
 
@@ -154,6 +156,9 @@ class TrainConfig(_NoNullShared):
     static: StaticConfig = StaticConfig()
     twostage: TwoStageConfig = TwoStageConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
+    weakgold: WeakGoldConfig = WeakGoldConfig()
+    selftrain: SelfTrainConfig = SelfTrainConfig()
+    setfit: SetFitConfig = SetFitConfig()
 
     def family_config(self) -> Strict:
         """The section of the chosen family (``baseline:`` or ``transformer:``)."""
@@ -163,7 +168,7 @@ class TrainConfig(_NoNullShared):
         """``family``'s section; the ensemble's members default to the run's own
         ``baseline:``/``embedding:``/... sections unless set under ``ensemble:``."""
         sec = getattr(self, family)
-        if isinstance(sec, EnsembleConfig):
+        if isinstance(sec, EnsembleConfig | SmallGoldConfig):
             return sec.with_members(self)
         return sec
 

@@ -33,7 +33,7 @@ from models.embedding.encoders import (
 )
 from models.embedding.inputs import TargetSentences, pack_chunks, pool
 from models.encoder import EmbeddingCache, ModelPathError, resolve_model_path, set_threads
-from models.metrics import fixed_rule_score, multilabel_metrics, tune_thresholds
+from models.metrics import oof_score, through_temperature
 
 Encoder = TransformerChunkEncoder | StaticChunkEncoder
 
@@ -95,6 +95,13 @@ class EmbeddingModel(TextModel):
             encoder=cfg.encoder, source=cfg.model_name_or_path, dim=self.encoder.dim
         )
         return self.encoder
+
+    def share_encoder(self, template: EmbeddingModel) -> None:
+        """Use ``template``'s encoder and chunk cache: a family that fits many heads (the
+        ensemble's folds, the small-gold learners' candidates) embeds each text once."""
+        self.encoder = template._load_encoder()
+        self.encoder_info = template.encoder_info
+        self._lru = template._lru
 
     def _embed(self, chunks: list[str]) -> dict[str, np.ndarray]:
         """A vector per distinct chunk: the bounded in-memory LRU first, then the disk
@@ -213,12 +220,7 @@ class EmbeddingModel(TextModel):
     def _cv_score(self, y: np.ndarray, oof: np.ndarray) -> tuple[float, np.ndarray | None]:
         """The selection metric of out-of-fold probabilities (multi-label: at thresholds
         tuned on them, which are returned)."""
-        if self.spec.kind == "multiclass":
-            return fixed_rule_score("multiclass", y, oof), None
-        th = tune_thresholds(y, oof)
-        labels = [str(j) for j in range(y.shape[1])]
-        m = multilabel_metrics(y, (oof >= th).astype(int), labels, warn=False)["micro_f1"]
-        return (0.0 if m != m else float(m)), th
+        return oof_score(self.spec.kind, y, oof)
 
     def fit(
         self,
@@ -235,7 +237,11 @@ class EmbeddingModel(TextModel):
         w = train.weights
         best: tuple[float, float, np.ndarray | None] | None = None
         self.cv_scores = {}
-        folds = self._folds(train) if len(train) >= 4 else []
+        # One C and thresholds not taken from the inner CV: nothing to cross-validate.
+        inner = len(self.cfg.C_grid) > 1 or (
+            self.spec.kind == "multilabel" and self.cfg.thresholds == "inner_cv"
+        )
+        folds = self._folds(train) if inner and len(train) >= 4 else []
         for C in self.cfg.C_grid if folds else []:
             oof = np.zeros((len(train), len(self.spec.labels)))
             for tr, va in folds:
@@ -245,7 +251,7 @@ class EmbeddingModel(TextModel):
             self.cv_scores[str(C)] = score
             if best is None or score > best[0]:
                 best = (score, C, th)
-        if best is None:  # too few examples to cross-validate: the middle of the grid
+        if best is None:  # too few examples (or no need) to cross-validate: the grid's middle
             grid = sorted(self.cfg.C_grid)
             best = (float("nan"), grid[len(grid) // 2], None)
         self.best_C = float(best[1])
@@ -259,9 +265,7 @@ class EmbeddingModel(TextModel):
         probability over ``t`` is a calibrated one over ``sigmoid(logit(t) / T)``."""
         use_cv = self.spec.kind == "multilabel" and self.cfg.thresholds == "inner_cv"
         if use_cv and self.raw_thresholds:
-            t = np.clip(np.asarray(self.raw_thresholds), 1e-6, 1 - 1e-6)
-            z = np.log(t / (1 - t)) / bundle.temperature
-            bundle.thresholds = (1 / (1 + np.exp(-z))).tolist()
+            bundle.thresholds = through_temperature(self.raw_thresholds, bundle.temperature)
         bundle.info["embedding"] = {
             **self.encoder_info,
             "pooling": self.cfg.pooling,

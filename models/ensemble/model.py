@@ -19,7 +19,6 @@ nothing. Bundles hold ``baseline/`` and ``member/`` (each its family's own forma
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from models.base import FitOptions, MetricLogger, ModelBundle, TextModel, fit_te
 from models.baseline import BaselineModel
 from models.data import Examples, TaskSpec
 from models.ensemble.config import EnsembleConfig
-from models.metrics import fixed_rule_score, multilabel_metrics, tune_thresholds
+from models.metrics import fixed_rule_score, oof_score, through_temperature
 from models.registry import get_family
 from models.selection import CVPlan, SelectionError, cross_validate, make_folds, primary_strata
 
@@ -97,9 +96,7 @@ class EnsembleModel(TextModel):
             if self._template is None:
                 self._template = m
             else:
-                m.encoder = self._template._load_encoder()  # type: ignore[attr-defined]
-                m.encoder_info = self._template.encoder_info  # type: ignore[attr-defined]
-                m._lru = self._template._lru  # type: ignore[attr-defined]
+                m.share_encoder(self._template)  # type: ignore[attr-defined]
         return m
 
     def check(self) -> None:
@@ -114,12 +111,7 @@ class EnsembleModel(TextModel):
     def _score(self, y: np.ndarray, p: np.ndarray) -> tuple[float, np.ndarray | None]:
         """The selection metric of out-of-fold probabilities (multi-label: at per-label
         thresholds tuned on them, which are returned)."""
-        if self.spec.kind == "multiclass":
-            return fixed_rule_score("multiclass", y, p), None
-        th = tune_thresholds(y, p)
-        labels = [str(j) for j in range(y.shape[1])]
-        m = multilabel_metrics(y, (p >= th).astype(int), labels, warn=False)["micro_f1"]
-        return (0.0 if math.isnan(m) else float(m)), th
+        return oof_score(self.spec.kind, y, p)
 
     def out_of_fold(self, train: Examples) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
         """Each member's out-of-fold probabilities on ``train`` and the rows they cover
@@ -221,9 +213,7 @@ class EnsembleModel(TextModel):
         member_info = self.member.finalize(ModelBundle(self.member), data).info
         use_oof = self.spec.kind == "multilabel" and self.cfg.thresholds == "oof"
         if use_oof and self.raw_thresholds:
-            t = np.clip(np.asarray(self.raw_thresholds), 1e-6, 1 - 1e-6)
-            z = np.log(t / (1 - t)) / bundle.temperature
-            bundle.thresholds = (1 / (1 + np.exp(-z))).tolist()
+            bundle.thresholds = through_temperature(self.raw_thresholds, bundle.temperature)
         bundle.info["ensemble"] = {
             "member": self.cfg.member,
             "weight": self.weight,
