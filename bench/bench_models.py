@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, generated_corpus, peak_rss_mb, report, timer
-from pipelines.workers import worker_pool
+from pipelines.workers import one_thread, worker_pool
 
 
 def row(name: str, n: int, seconds: float | None, per_second: float | None = None) -> dict:
@@ -140,6 +140,9 @@ def _load_int8(path: str, labels: list[str], calibration: list[str]) -> None:
     model = TransformerModel.load(Path(path), TaskSpec("bench", "multiclass", labels))
     model.calibrate_int8(calibration)
     assert model.set_inference("int8") == "int8"
+    # The bench trains with ``threads: 2``, which loading sets again: back to one thread,
+    # as ``score --workers`` does, or two workers run four threads on two cores.
+    one_thread()
     _WORKER["model"] = model
 
 
