@@ -523,6 +523,13 @@ def gate_json(cv: Mapping[str, Any] | None, metric: str | None = None) -> Decisi
     return gate_cv(CVResult.from_json(cv), metric)
 
 
+def cv_metric(metric: str) -> str:
+    """``dev_micro_f1`` (or ``micro_f1``) -> ``cv_mean_micro_f1``: the name a training run
+    logs its cross-validated mean of that metric under (``CVResult.flat_metrics``)."""
+    base = metric.split("_", 1)[1] if metric.startswith(("dev_", "test_")) else metric
+    return f"cv_mean_{base}"
+
+
 def gate_metrics(run_metrics: Mapping[str, float], metric: str) -> Decision | None:
     """``gate`` on a training run's logged ``cv_mean_<m>`` and ``cv_trivial_<m>`` (``metric``
     may carry a split prefix: ``dev_micro_f1``); None when the run was not cross-validated.
@@ -530,8 +537,9 @@ def gate_metrics(run_metrics: Mapping[str, float], metric: str) -> Decision | No
     This is the call publish makes on each candidate run: a refused run is skipped for
     the next best, and a task with none left is an error naming the figures.
     """
-    base = metric.split("_", 1)[1] if metric.startswith(("dev_", "test_")) else metric
-    mean, triv = run_metrics.get(f"cv_mean_{base}"), run_metrics.get(f"cv_trivial_{base}")
+    mean_key = cv_metric(metric)
+    base = mean_key.removeprefix("cv_mean_")
+    mean, triv = run_metrics.get(mean_key), run_metrics.get(f"cv_trivial_{base}")
     if mean is None or triv is None:
         return None
     return gate([float(mean)], float(triv), base)

@@ -39,7 +39,7 @@ from models.metrics import (
     task_kind,
 )
 from models.scorer import INPUT_COLUMNS, SPARK_PARAM, MediaframeModel, Scorer
-from models.selection import gate_metrics
+from models.selection import cv_metric, gate_metrics
 from pipelines import tracking
 from pipelines.config import PublishConfig, config_hash
 from pipelines.publish_contract import (
@@ -125,13 +125,6 @@ def best_run(task: str, metric: str) -> str:
     return _best_run(task, metric)[0]
 
 
-def _cv_metric(metric: str) -> str:
-    """``dev_micro_f1`` -> ``cv_mean_micro_f1``: the repeated grouped CV figure of the same
-    metric (``models.selection``), which training logs where the family's config asks."""
-    base = metric.split("_", 1)[1] if metric.startswith(("dev_", "test_")) else metric
-    return f"cv_mean_{base}"
-
-
 def _best_run(task: str, metric: str) -> tuple[str, int, list[str], str]:
     """(the best run's id that passes the trivial gate, how many finished runs with
     ``metric`` it was chosen from, why each better-ranked run was passed over, the figure
@@ -153,7 +146,7 @@ def _best_run(task: str, metric: str) -> tuple[str, int, list[str], str]:
     runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise PublishError(f"no finished {task} run with metric {metric!r}")
-    cv = _cv_metric(metric)
+    cv = cv_metric(metric)
     # sorted is stable: among runs without CV the search's dev order stands.
     runs = sorted(runs, key=lambda r: -r.data.metrics.get(cv, -np.inf))
     skipped = []
@@ -297,7 +290,7 @@ only from a registry you trust.
 def _finished_runs(cfg: PublishConfig, client: MlflowClient):
     """The frames and stance runs to publish, named or the best by the selection metric,
     and for each a ``Packaged`` record of why it was chosen."""
-    chosen, why = {}, {}
+    chosen, why, ranked = {}, {}, {}
     for task, named, metric in (
         ("frames", cfg.frames_run, cfg.selection_metric_frames),
         ("stance", cfg.stance_run, cfg.selection_metric_stance),
@@ -305,11 +298,8 @@ def _finished_runs(cfg: PublishConfig, client: MlflowClient):
         if named:
             chosen[task], why[task] = named, f"named (--{task}-run)"
         else:
-            chosen[task], n, skipped, ranked_by = _best_run(task, metric)
-            value = client.get_run(chosen[task]).data.metrics[ranked_by]
-            why[task] = (
-                f"highest {ranked_by} ({value:.4f}) of {n} finished {task} run{'s' * (n != 1)}"
-            )
+            chosen[task], n, skipped, ranked[task] = _best_run(task, metric)
+            why[task] = f"of {n} finished {task} run{'s' * (n != 1)}"
             if skipped:
                 why[task] += (
                     " above the trivial reference (passed over: " + "; ".join(skipped) + ")"
@@ -319,6 +309,9 @@ def _finished_runs(cfg: PublishConfig, client: MlflowClient):
     for r, task in ((fr, "frames"), (sr, "stance")):
         if r.info.status != "FINISHED":
             raise PublishError(f"run {r.info.run_id} ({task}) is {r.info.status}, not FINISHED")
+        if task in ranked:  # the figure it was ranked by, from the run just fetched
+            value = r.data.metrics[ranked[task]]
+            why[task] = f"highest {ranked[task]} ({value:.4f}) {why[task]}"
     check_pair(fr, sr)
     packaged = [
         Packaged(
