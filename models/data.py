@@ -9,7 +9,7 @@ stance target), free text (a headline, as in FNC-1) or a marked span inside the 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -127,8 +127,7 @@ def weak_mask(ids: list[str]) -> np.ndarray:
 
 def mark_weak(ex: Examples) -> Examples:
     """The same rows with their ids marked weak (once)."""
-    ids = [i if i.startswith(WEAK_PREFIX) else WEAK_PREFIX + i for i in ex.ids]
-    return Examples(ids, ex.texts, ex.y, ex.targets, ex.weights, ex.groups)
+    return replace(ex, ids=[i if i.startswith(WEAK_PREFIX) else WEAK_PREFIX + i for i in ex.ids])
 
 
 class TargetWindows:

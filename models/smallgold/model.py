@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,7 @@ class WeakGoldModel(SmallGoldModel):
         for w in self.cfg.weight_grid:
             if w <= 0:
                 continue
-            scaled = Examples(extra.ids, extra.texts, extra.y, extra.targets, w0 * w, extra.groups)
+            scaled = replace(extra, weights=w0 * w)
             yield f"w={w:g}", self._fit_new(join_examples(gold, scaled)), len(extra)
 
 
@@ -252,12 +253,6 @@ class SelfTrainModel(SmallGoldModel):
                 keep = np.nonzero(conf >= t)[0]
                 if len(keep):
                     w = conf[keep] * self.cfg.pseudo_weight
-                    rows = Examples(
-                        [extra.ids[i] for i in keep],
-                        [extra.texts[i] for i in keep],
-                        y[keep],
-                        None if extra.targets is None else [extra.targets[i] for i in keep],
-                        w,
-                    )
+                    rows = replace(extra.subset(keep), y=y[keep], weights=w, groups=None)
                     m = self._fit_new(join_examples(gold, rows))
                 yield f"t={t:g},r={r}", m, len(keep)
