@@ -126,15 +126,8 @@ class BenchConfig(Strict):
             task="frames" if spec.kind == "multilabel" else "stance",
             seed=self.seed,
             bootstrap=self.bootstrap,
-            baseline=self.baseline,
-            transformer=self.transformer,
-            embedding=self.embedding,
-            static=self.static,
-            twostage=self.twostage,
-            ensemble=self.ensemble,
-            weakgold=self.weakgold,
-            selftrain=self.selftrain,
-            setfit=self.setfit,
+            # Every registered family's section, by its name: one more family, no edit here.
+            **{family: getattr(self, family) for family in FAMILIES},
         )
 
 
