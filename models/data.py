@@ -130,6 +130,13 @@ def mark_weak(ex: Examples) -> Examples:
     return replace(ex, ids=[i if i.startswith(WEAK_PREFIX) else WEAK_PREFIX + i for i in ex.ids])
 
 
+def doc_id(item_id: str) -> str:
+    """The document an item comes from: without the weak mark, and a pair's ``doc:target``
+    without its target, since the document is what must not leak across folds."""
+    item_id = item_id.removeprefix(WEAK_PREFIX)
+    return item_id.split(":", 1)[0] if ":" in item_id else item_id
+
+
 class TargetWindows:
     """Sentences around a target's mentions: where stance toward it is usually said.
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from models.data import Examples, TaskSpec
+from models.data import Examples, TaskSpec, doc_id
 from models.metrics import (
     multiclass_metrics,
     multilabel_metrics,
@@ -344,19 +344,14 @@ def cross_validate(
     return result
 
 
-def _doc_id(item_id: str) -> str:
-    """A pair's id is ``doc:target``; its document is what must not leak."""
-    return item_id.split(":", 1)[0] if ":" in item_id else item_id
-
-
 def _extra_for(extra: Examples, test: Examples) -> np.ndarray:
     """The extra items that may train against ``test``: none of its groups or documents."""
     held = set(test.groups or [])
-    docs = {_doc_id(i) for i in test.ids}
+    docs = {doc_id(i) for i in test.ids}
     ok = [
         i
         for i in range(len(extra))
-        if _doc_id(extra.ids[i]) not in docs
+        if doc_id(extra.ids[i]) not in docs
         and not (extra.groups is not None and extra.groups[i] in held)
     ]
     return np.asarray(ok, dtype=int)

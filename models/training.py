@@ -13,7 +13,7 @@ import numpy as np
 
 from models.base import FitOptions, ModelBundle, TextModel
 from models.config import Strict
-from models.data import Examples, TaskSpec
+from models.data import Examples, TaskSpec, doc_id, weak_mask
 from models.metrics import multiclass_metrics, multilabel_metrics, selection_metric, tune_thresholds
 from models.registry import get_family
 from models.selection import CVPlan, CVResult, cross_validate, join_examples
@@ -119,8 +119,9 @@ def cross_validated(
     it (``cv_report``, with ``cv_k`` x ``cv_repeats`` folds).
 
     ``gold_docs`` names the gold documents (the split's train and dev ids; a pair's id is
-    ``doc:target``); the other items are weakly labelled extras that may join a training
-    fold but never score. Without it, gold is what weighs 1 (weak items carry the label
+    ``doc:target``); the other items, and every item marked weak (``models.data.WEAK_PREFIX``),
+    are weakly labelled extras that may join a training fold but never score. Without it,
+    gold is what weighs 1 and is not marked weak (weak items carry the label
     model's confidence, which can also reach 1: pass ``gold_docs`` where it can). A search the
     fitted model already ran (the baseline's C) is not rerun per fold: its choice is used.
     """
@@ -128,10 +129,11 @@ def cross_validated(
         return None
     pool = join_examples(data.train, data.dev)
     if gold_docs is not None:
-        is_gold = np.asarray([i.split(":", 1)[0] in gold_docs for i in pool.ids], dtype=bool)
+        in_gold = np.asarray([doc_id(i) in gold_docs for i in pool.ids], dtype=bool)
+        is_gold = in_gold & ~weak_mask(pool.ids)
     else:
         w = pool.weights if pool.weights is not None else np.ones(len(pool))
-        is_gold = w >= 1.0
+        is_gold = (w >= 1.0) & ~weak_mask(pool.ids)
     gold_idx, weak_idx = np.nonzero(is_gold)[0], np.nonzero(~is_gold)[0]
     update = {"cv_search": False} if getattr(family_cfg, "cv_search", False) else {}
     best_c = getattr(fitted.model, "best_C", None) if fitted is not None else None

@@ -4,7 +4,9 @@ Gold where it exists, the label model elsewhere: train on the train split plus w
 labelled documents outside the split; dev and test are gold only. A held-out group (an
 outlet whose documents are all in dev or test, as a split grouped by outlet makes it)
 stays held out: its weakly labelled documents never enter training either, or the
-outlet hold-out would measure outlets the model was trained on.
+outlet hold-out would measure outlets the model was trained on. The weakly labelled
+rows' ids carry ``models.data.WEAK_PREFIX``, so the small-gold families and the
+cross-validation tell them from gold as they do in the benchmark.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 from labeling.codebook import load_codebook, load_stance
 from labeling.gold import read_splits
 from labeling.text import join_title_text
-from models.data import Examples, TaskSpec
+from models.data import WEAK_PREFIX, Examples, TaskSpec
 from models.training import TaskData
 from pipelines import tracking
 from pipelines.config import TrainConfig
@@ -111,7 +113,10 @@ def build_frames(cfg: TrainConfig) -> TaskData:
         )
         keep = w >= cfg.min_confidence
         ex = Examples(
-            list(d["id"]),
+            [
+                i if s == "gold" else WEAK_PREFIX + i
+                for i, s in zip(d["id"], d["label_source"], strict=True)
+            ],
             [join_title_text(t, x) for t, x in zip(d["title"], d["text"], strict=True)],
             y,
             weights=w,
@@ -157,7 +162,8 @@ def build_stance(cfg: TrainConfig) -> TaskData:
                 if lab not in labels:  # not_mentioned: decided by rule, never trained on
                     continue
                 probs = r.get(f"stance_{t}_probs") or {}
-                ids.append(f"{r['id']}:{t}")
+                weak = "" if r["label_source"] == "gold" else WEAK_PREFIX
+                ids.append(f"{weak}{r['id']}:{t}")
                 texts.append(text)
                 targets.append(t)
                 y.append(labels.index(lab))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from models.data import doc_id, weak_mask
 from pipelines.config import TrainConfig
 from pipelines.train_data import build_frames, build_stance
 
@@ -60,7 +61,7 @@ def test_weak_documents_of_held_out_outlets_never_reach_training(
 ) -> None:
     cfg = corpus(tmp_path)
     data = build(cfg.model_copy(update={"task": "frames" if build is build_frames else "stance"}))
-    train_docs = {i.split(":")[0] for i in data.train.ids}
+    train_docs = {doc_id(i) for i in data.train.ids}
     # the gold train documents and the weak documents of the train outlets...
     assert {d for d in train_docs if "-dawid_skene-" in d} == {
         f"{s}-dawid_skene-{i}" for s in "AB" for i in range(2)
@@ -86,3 +87,17 @@ def test_a_random_split_keeps_the_weak_documents_of_every_outlet(tmp_path: Path)
     weak = {i for i in data.train.ids if "-dawid_skene-" in i}
     assert len(weak) == 8 and set(data.train.groups) == set("ABCD")
     assert not set(data.train.ids) & set(split["dev"] + split["test"])
+
+
+@pytest.mark.parametrize("task", ["frames", "stance"])
+def test_weakly_labelled_rows_are_marked_weak_and_gold_rows_are_not(
+    tmp_path: Path, task: str
+) -> None:
+    # weakgold, selftrain and the cross-validation tell weak rows from gold by this mark:
+    # unmarked, `mediaframe train` would fit them as gold and score folds on them.
+    build = build_frames if task == "frames" else build_stance
+    data = build(corpus(tmp_path).model_copy(update={"task": task}))
+    weak = weak_mask(data.train.ids)
+    assert weak.any() and not weak.all()
+    assert [("-dawid_skene-" in i) for i in data.train.ids] == weak.tolist()
+    assert not weak_mask(data.dev.ids).any() and not weak_mask(data.test.ids).any()
