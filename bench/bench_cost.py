@@ -6,11 +6,12 @@ with the quality figures already measured beside them.
 
 For each champion kind (``mediaframe run``'s own code on the bundled sample, one family,
 in a temporary store: bench_score's ``publish_champion``; the transformer is the default
-MiniLM, one epoch, int8 where the guard keeps it) the real CLI scores generated full
-articles (bench/common.py's corpus) in subprocesses: ``--engine local`` with one process
-(torch's two threads), ``--workers 2`` (two one-thread processes), and, for baseline and
-static, Spark ``local[2]`` on the first ``--spark-rows``. The two-worker output is
-checked against the one-process output (labels equal, largest probability difference).
+MiniLM with a head over its frozen encoder, int8 where the guard keeps it) the real CLI
+scores generated full articles (bench/common.py's corpus) in subprocesses: ``--engine
+local`` with one process (torch's two threads), ``--workers 2`` (two one-thread
+processes), and, for baseline and static, Spark ``local[2]`` on the first
+``--spark-rows``. The two-worker output is checked against the one-process output
+(labels equal, largest probability difference).
 
 Figures: wall seconds per job (start-up and model load included), docs/s, hours per
 million at that rate, and the peak resident memory of the whole process tree (parent,
